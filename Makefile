@@ -1,0 +1,53 @@
+# Two commands on a fresh machine:  make lab  /  make test
+# Everything else is a step of those two, also usable on its own.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+NB     ?= notebooks/*.ipynb
+
+.PHONY: lab test setup services stop status notebooks lint format clean
+
+## lab: set everything up, then open JupyterLab on notebooks/ (services stop when it exits)
+lab: setup
+	$(PY) -m cqlab run -- $(VENV)/bin/jupyter lab --ip=127.0.0.1 notebooks/
+
+## test: set everything up, then run every test, the notebooks included (strict nbval)
+test: setup
+	$(PY) -m cqlab run -- $(PY) -m pytest $(PYTEST_ARGS)
+
+## setup: virtualenv with the pinned packages, .env with generated secrets
+setup: $(STAMP)
+	@$(PY) -m cqlab env
+
+$(STAMP): requirements.txt pyproject.toml
+	@sh scripts/bootstrap-venv.sh "$(PYTHON)" "$(VENV)"
+	@touch $@
+
+## services / stop / status: Redis and Memcached (local binaries, or docker compose)
+services: setup
+	$(PY) -m cqlab up
+
+stop:
+	@if [ -x $(PY) ]; then $(PY) -m cqlab stop; fi
+
+status: setup
+	$(PY) -m cqlab status
+
+## notebooks: re-execute notebooks in place (NB=notebooks/02-django-caching.ipynb for one)
+notebooks: setup
+	$(PY) -m cqlab run -- sh scripts/execute-notebooks.sh $(NB)
+
+## lint: ruff on the code and the notebooks
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check cqlab sandbox_project tests
+
+format: setup
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format cqlab sandbox_project tests
+
+## clean: stop services, remove the virtualenv and var/ (keeps .env)
+clean: stop
+	rm -rf $(VENV) var

@@ -1,0 +1,57 @@
+"""`python -m cqlab COMMAND`: the lab's service launcher (what `make` calls).
+
+    up        start Redis and Memcached if they are not running (reuses ours)
+    stop      stop only what this launcher started
+    status    one line per service
+    env       create .env with generated secrets if missing
+    run -- CMD  services up, run CMD, then stop what was started for it
+"""
+
+import subprocess
+import sys
+
+from cqlab import services
+from cqlab.config import ensure_env_file
+from cqlab.errors import LabError
+
+
+def main(argv: list[str]) -> int:
+    command = argv[0] if argv else "status"
+    if command == "env":
+        added = ensure_env_file()
+        print(f".env: generated {', '.join(added)}" if added else ".env: present")
+    elif command == "up":
+        started = services.up()
+        print(f"started: {', '.join(started)}" if started else "already running")
+        for service in services.status():
+            print(service.line())
+    elif command == "stop":
+        stopped = services.stop()
+        print(f"stopped: {', '.join(stopped)}" if stopped else "nothing to stop (the launcher started nothing)")
+    elif command == "status":
+        statuses = services.status()
+        for service in statuses:
+            print(service.line() + (f"  ({service.detail})" if service.detail else ""))
+        return 0 if all(service.state == "up" for service in statuses) else 1
+    elif command == "run" and "--" in argv:
+        started = services.up()
+        try:
+            return subprocess.call(argv[argv.index("--") + 1 :])
+        except KeyboardInterrupt:
+            return 130
+        finally:
+            if started:
+                services.stop(started)
+                print(f"stopped what was started for this run: {', '.join(started)}")
+    else:
+        print(__doc__, file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except LabError as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(1)

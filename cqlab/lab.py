@@ -1,0 +1,134 @@
+"""The first cell of every notebook: `lab = cqlab.lab.setup("03")`.
+
+It starts the services if needed, gives the notebook its own namespace (a Redis database,
+a key prefix, a SQLite file, a mailbox), sets up Django and prints one stable status line.
+"""
+
+import os
+import shutil
+import sys
+from dataclasses import dataclass, field
+
+from pymemcache.client.base import Client as MemcacheClient
+
+from cqlab import processes, services
+from cqlab.config import VAR_DIR, LabConfig
+from cqlab.errors import LabError
+
+# Redis database of each namespace: the notebooks never see each other's keys or queues.
+# (0-2 stay for the sandbox run by hand: broker, results, cache.)
+NAMESPACE_DB = {"tests": 9, "00": 10, "01": 11, "02": 12, "03": 13, "04": 14, "05": 15}
+
+
+@dataclass
+class Lab:
+    namespace: str
+    redis_db: int
+    config: LabConfig = field(repr=False)
+
+    @property
+    def key_prefix(self) -> str:
+        """Prefix for keys this notebook writes to shared servers (Memcached has no databases)."""
+        return f"{self.namespace}:"
+
+    def redis(self, **options):
+        """redis-py client on this namespace's database."""
+        return services.redis_client(self.config, db=self.redis_db, **options)
+
+    def memcached(self, **options) -> MemcacheClient:
+        """pymemcache client whose keys all carry this namespace's prefix."""
+        options.setdefault("connect_timeout", 2)
+        options.setdefault("timeout", 5)
+        return MemcacheClient(
+            (self.config.memcached_host, self.config.memcached_port),
+            key_prefix=self.key_prefix.encode(), **options,
+        )
+
+    def start_worker(self, name: str = "worker", **options) -> processes.BoundProcess:
+        return processes.start_worker(name, **options)
+
+    def start_beat(self, name: str = "beat", **options) -> processes.BoundProcess:
+        return processes.start_beat(name, **options)
+
+    def cleanup(self) -> str:
+        """Stop this notebook's workers and beat, drop its Redis keys; return a status line."""
+        processes.stop_all()
+        self.redis().flushdb()
+        return f"cleaned up: processes stopped, Redis DB {self.redis_db} empty"
+
+
+def setup(namespace: str, *, migrate: bool = True) -> Lab:
+    """Get services, Django and a fresh namespace ready; print a short, stable status."""
+    _show_lab_errors_briefly()
+    if namespace not in NAMESPACE_DB:
+        raise LabError(f"Unknown namespace {namespace!r}; use one of {', '.join(NAMESPACE_DB)}.")
+    config = LabConfig.from_env()
+    services.up(config)
+    name = f"nb{namespace}" if namespace.isdigit() else namespace
+    db = NAMESPACE_DB[namespace]
+    _point_sandbox_at(name, config, db)
+    lab = Lab(name, db, config)
+    _reset_namespace(lab)
+    _setup_django(migrate)
+    print(f"Lab ready: namespace {name}, Redis DB {db}, redis up, memcached up")
+    return lab
+
+
+def _point_sandbox_at(name: str, config: LabConfig, db: int) -> None:
+    """Environment read by the sandbox's settings, here and in every worker started later."""
+    current = os.environ.get("SANDBOX_NAMESPACE")
+    if "django" in sys.modules and current and current != name and _django_configured():
+        raise LabError(
+            f"This kernel is already set up for namespace {current}. Restart the kernel "
+            f"(Kernel → Restart) to switch to {name}."
+        )
+    url = f"redis://:{config.redis_password}@{config.redis_host}:{config.redis_port}/{db}"
+    os.environ.update(
+        SANDBOX_NAMESPACE=name,
+        CELERY_BROKER_URL=url,
+        CELERY_RESULT_BACKEND=url,
+        REDIS_CACHE_URL=url,
+        DJANGO_SETTINGS_MODULE="sandbox.settings",
+        # Jupyter runs cells inside an event loop; the ORM is safe here (one thread per cell).
+        DJANGO_ALLOW_ASYNC_UNSAFE="true",
+    )
+
+
+def _django_configured() -> bool:
+    from django.conf import settings
+
+    return settings.configured
+
+
+def _reset_namespace(lab: Lab) -> None:
+    """Start from a clean slate, so a notebook gives the same outputs every time it runs."""
+    processes.stop_all()
+    lab.redis().flushdb()
+    for directory in ("emails", "django_cache"):
+        shutil.rmtree(VAR_DIR / directory / lab.namespace, ignore_errors=True)
+
+
+def _setup_django(migrate: bool) -> None:
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    if migrate:
+        (VAR_DIR / "db").mkdir(parents=True, exist_ok=True)
+        call_command("migrate", verbosity=0)
+
+
+def _show_lab_errors_briefly() -> None:
+    """In IPython, show a LabError as its message only: the fix, not 60 lines of stack."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+
+    def show(shell, exc_type, exc, tb, tb_offset=None):
+        print(f"LabError: {exc}", file=sys.stderr)
+
+    shell.set_custom_exc((LabError,), show)

@@ -1,0 +1,316 @@
+"""Start, find and stop the lab's Redis and Memcached.
+
+With a Docker engine: `docker compose up -d --wait`. Without one: the local `redis-server`
+and `memcached` binaries (installed with apt/brew when missing and allowed), on loopback,
+Redis with a password, Memcached with UDP off. Only what this launcher started is stopped.
+"""
+
+import json
+import os
+import platform
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import redis
+from pymemcache.client.base import Client as MemcacheClient
+
+from cqlab.config import LOG_DIR, RUN_DIR, VAR_DIR, LabConfig
+from cqlab.errors import LabError
+from sandbox.env import REPO_ROOT
+
+STATE_FILE = RUN_DIR / "services.json"
+READY_TIMEOUT = 10.0  # seconds a freshly started server gets to answer
+PACKAGES = {
+    "apt": {"redis-server": "redis-server", "memcached": "memcached"},
+    "brew": {"redis-server": "redis", "memcached": "memcached"},
+}
+
+
+@dataclass(frozen=True)
+class ServiceStatus:
+    name: str
+    state: str  # "up", "down" or "foreign"
+    address: str
+    version: str = ""
+    mode: str = ""  # "local" or "docker" when the lab runs it
+    detail: str = ""
+
+    def line(self) -> str:
+        return f"{self.name:<10} {self.state:<7} {self.address:<16} {self.version:<8} {self.mode}"
+
+
+# --- probes -----------------------------------------------------------------------------------
+def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def redis_client(config: LabConfig, db: int = 0, **options) -> redis.Redis:
+    """A redis-py client for the lab's Redis that fails within seconds, never hangs."""
+    options.setdefault("socket_connect_timeout", 2)
+    options.setdefault("socket_timeout", 5)
+    return redis.Redis(
+        host=config.redis_host, port=config.redis_port, password=config.redis_password,
+        db=db, **options,
+    )
+
+
+def probe_redis(config: LabConfig) -> ServiceStatus:
+    address = f"{config.redis_host}:{config.redis_port}"
+    if not port_open(config.redis_host, config.redis_port):
+        return ServiceStatus("redis", "down", address)
+    try:
+        version = redis_client(config, socket_timeout=2).info("server")["redis_version"]
+    except redis.AuthenticationError:
+        return ServiceStatus(
+            "redis", "foreign", address,
+            detail="a Redis that does not accept the lab's password is listening there",
+        )
+    except redis.RedisError:
+        return ServiceStatus("redis", "foreign", address, detail="something that is not Redis listens there")
+    return ServiceStatus("redis", "up", address, version, _state().get("mode", "external"))
+
+
+def probe_memcached(config: LabConfig) -> ServiceStatus:
+    address = f"{config.memcached_host}:{config.memcached_port}"
+    if not port_open(config.memcached_host, config.memcached_port):
+        return ServiceStatus("memcached", "down", address)
+    try:
+        client = MemcacheClient((config.memcached_host, config.memcached_port), connect_timeout=2, timeout=2)
+        stats = client.stats()
+        client.close()
+    except Exception:  # pymemcache raises several unrelated types for a non-memcached peer
+        return ServiceStatus("memcached", "foreign", address, detail="something that is not Memcached listens there")
+    state = _state()
+    ours = state.get("mode") == "docker" or state.get("memcached") == stats.get(b"pid")
+    if not ours:
+        return ServiceStatus(
+            "memcached", "foreign", address,
+            detail="a Memcached that this launcher did not start is listening there",
+        )
+    return ServiceStatus("memcached", "up", address, stats[b"version"].decode(), state["mode"])
+
+
+def status(config: LabConfig | None = None) -> list[ServiceStatus]:
+    config = config or LabConfig.from_env()
+    return [probe_redis(config), probe_memcached(config)]
+
+
+# --- state of what this launcher started ------------------------------------------------------
+def _state() -> dict:
+    try:
+        return json.loads(STATE_FILE.read_text())
+    except (FileNotFoundError, ValueError):
+        return {}
+
+
+def _save_state(**changes) -> None:
+    RUN_DIR.mkdir(parents=True, exist_ok=True)
+    STATE_FILE.write_text(json.dumps({**_state(), **changes}))
+
+
+# --- starting ---------------------------------------------------------------------------------
+PORT_VARIABLE = {"redis": "REDIS_PORT", "memcached": "MEMCACHED_PORT"}
+
+
+def _refuse_foreign(service: ServiceStatus) -> None:
+    variable = PORT_VARIABLE[service.name]
+    raise LabError(
+        f"Port {service.address} ({variable}) is taken: {service.detail}. The lab will not "
+        f"use or stop it. Stop that server, or give the lab another port, e.g. "
+        f"`{variable}={int(service.address.rsplit(':', 1)[1]) + 10} make lab`."
+    )
+
+
+def docker_engine_available() -> bool:
+    """True when `docker compose` can reach an engine (checked within a few seconds)."""
+    if os.environ.get("LAB_SERVICES", "auto") == "local" or not shutil.which("docker"):
+        return False
+    try:
+        for command in (["docker", "info"], ["docker", "compose", "version"]):
+            subprocess.run(command, capture_output=True, timeout=5, check=True)
+    except (subprocess.SubprocessError, OSError):
+        return False
+    return True
+
+
+def up(config: LabConfig | None = None) -> list[str]:
+    """Make sure Redis and Memcached answer; return the names of the services started now."""
+    config = config or LabConfig.from_env()
+    services = status(config)
+    for service in services:
+        if service.state == "foreign":
+            _refuse_foreign(service)
+    down = [service.name for service in services if service.state == "down"]
+    if not down:
+        return []
+    if os.environ.get("LAB_SERVICES") == "docker" or (
+        _state().get("mode") != "local" and docker_engine_available()
+    ):
+        _compose("up", "-d", "--wait", *down)
+        _save_state(mode="docker")
+    else:
+        _start_local(config, down)
+    _wait_until_up(config, down)
+    return down
+
+
+def _compose(*args: str) -> None:
+    result = subprocess.run(["docker", "compose", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    if result.returncode:
+        raise LabError(f"`docker compose {' '.join(args)}` failed:\n{result.stderr.strip()[-800:]}")
+
+
+def _start_local(config: LabConfig, names: list[str]) -> None:
+    binaries = {"redis": "redis-server", "memcached": "memcached"}
+    install_missing([binaries[name] for name in names if not shutil.which(binaries[name])])
+    for directory in (RUN_DIR, LOG_DIR, VAR_DIR / "redis"):
+        directory.mkdir(parents=True, exist_ok=True)
+    if "redis" in names:
+        conf = RUN_DIR / "redis.conf"
+        conf.touch(mode=0o600)  # holds the password: readable by the owner only
+        conf.write_text(redis_conf(config, data_dir=VAR_DIR / "redis"))
+        _save_state(mode="local", redis=_spawn_daemon(["redis-server", str(conf)], "redis"))
+    if "memcached" in names:
+        command = memcached_command(config.memcached_host, config.memcached_port)
+        _save_state(mode="local", memcached=_spawn_daemon(command, "memcached"))
+
+
+def redis_conf(config: LabConfig, data_dir: Path, port: int | None = None, persistent: bool = False) -> str:
+    """A redis.conf for the lab: loopback, password, protected mode, no persistence by default."""
+    lines = [
+        f"bind {config.redis_host}",
+        f"port {port or config.redis_port}",
+        "protected-mode yes",
+        f"requirepass {config.redis_password}",
+        "daemonize no",
+        f"dir {data_dir}",
+        'save ""',
+        f"appendonly {'yes' if persistent else 'no'}",
+        "appendfsync everysec",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def memcached_command(host: str, port: int, memory_mb: int = 64) -> list[str]:
+    """memcached on loopback with UDP off (-U 0: no amplification attacks)."""
+    command = ["memcached", "-l", host, "-p", str(port), "-U", "0", "-m", str(memory_mb)]
+    if os.geteuid() == 0:
+        command += ["-u", "nobody"]  # memcached refuses to run as root
+    return command
+
+
+def _spawn_daemon(command: list[str], name: str) -> int:
+    """Start a server detached from this process (it outlives `make services`); return its pid."""
+    log = open(LOG_DIR / f"{name}.log", "ab")
+    process = subprocess.Popen(
+        command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    log.close()
+    return process.pid
+
+
+def _wait_until_up(config: LabConfig, names: list[str]) -> None:
+    probes = {"redis": probe_redis, "memcached": probe_memcached}
+    deadline = time.monotonic() + READY_TIMEOUT
+    for name in names:
+        while (service := probes[name](config)).state != "up":
+            if time.monotonic() > deadline:
+                log = LOG_DIR / f"{name}.log"
+                tail = log.read_text().strip().splitlines()[-5:] if log.exists() else []
+                raise LabError(
+                    f"{name} did not answer on {service.address} within {READY_TIMEOUT:.0f} s. "
+                    f"Last lines of {log}:\n  " + "\n  ".join(tail)
+                )
+            time.sleep(0.02)
+
+
+def install_missing(binaries: list[str]) -> None:
+    """Install missing server binaries where that needs no question; else say how."""
+    if not binaries:
+        return
+    system = platform.system()
+    if system == "Linux" and shutil.which("apt-get"):
+        packages = [PACKAGES["apt"][binary] for binary in binaries]
+        sudo = [] if os.geteuid() == 0 else ["sudo", "-n"]
+        if not sudo or subprocess.run(["sudo", "-n", "true"], capture_output=True).returncode == 0:
+            print(f"Installing {' '.join(packages)} with apt-get ...", file=sys.stderr)
+            env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+            for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *packages]):
+                subprocess.run([*sudo, *command], env=env, check=True, stdout=subprocess.DEVNULL, timeout=600)
+            return
+        hint = f"sudo apt-get install -y {' '.join(packages)}"
+    elif system == "Darwin" and shutil.which("brew"):
+        packages = [PACKAGES["brew"][binary] for binary in binaries]
+        print(f"Installing {' '.join(packages)} with Homebrew ...", file=sys.stderr)
+        subprocess.run(["brew", "install", *packages], check=True, timeout=1200)
+        return
+    elif system == "Darwin":
+        hint = "install Homebrew (https://brew.sh), then: brew install redis memcached"
+    else:
+        hint = "install Redis and Memcached with your package manager"
+    raise LabError(
+        f"{' and '.join(binaries)} not found. To fix: {hint}; then run the make command again. "
+        "Or start them with Docker: docker compose up -d --wait"
+    )
+
+
+# --- stopping ---------------------------------------------------------------------------------
+def stop(names: list[str] | None = None) -> list[str]:
+    """Stop what this launcher started (all, or `names`); return the names stopped."""
+    state = _state()
+    names = [name for name in (names or ["redis", "memcached"]) if name in state or state.get("mode") == "docker"]
+    if not names:
+        return []
+    if state.get("mode") == "docker":
+        _compose("stop", *names)
+        _compose("rm", "-f", *names)
+    else:
+        for name in names:
+            _terminate(state[name])
+    remaining = {key: value for key, value in state.items() if key not in names}
+    if set(remaining) <= {"mode"}:
+        STATE_FILE.unlink(missing_ok=True)
+    else:
+        STATE_FILE.write_text(json.dumps(remaining))
+    return names
+
+
+def _terminate(pid: int, timeout: float = 5.0) -> None:
+    if not _runs_a_server(pid):
+        return  # gone, or the pid now belongs to an unrelated process: never kill that
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        _reap(pid)
+        time.sleep(0.02)
+    os.kill(pid, signal.SIGKILL)
+
+
+def _runs_a_server(pid: int) -> bool:
+    result = subprocess.run(["ps", "-p", str(pid), "-o", "comm="], capture_output=True, text=True)
+    return any(name in result.stdout for name in ("redis-server", "memcached"))
+
+
+def _reap(pid: int) -> None:
+    """Collect an exited child of ours (so it is not left as a zombie that looks alive)."""
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass

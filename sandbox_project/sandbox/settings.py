@@ -1,0 +1,171 @@
+"""Settings of the course's sandbox project.
+
+Every service location comes from the environment, with loopback defaults (the
+cookiecutter-django way). `make` writes a git-ignored `.env` with a generated secret key
+and Redis password; nothing secret is committed.
+"""
+
+import os
+from pathlib import Path
+
+from celery.schedules import crontab
+from django.core.exceptions import ImproperlyConfigured
+
+from sandbox.env import REPO_ROOT, load_env_file
+
+load_env_file()
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+# Everything the sandbox writes (SQLite, file cache, emails) lives in the git-ignored var/.
+VAR_DIR = Path(os.environ.get("SANDBOX_VAR_DIR", REPO_ROOT / "var"))
+# A notebook or the test suite gets its own namespace: its own database, cache prefix and mailbox.
+NAMESPACE = os.environ.get("SANDBOX_NAMESPACE", "lab")
+
+
+def required_env(name: str) -> str:
+    value = os.environ.get(name)
+    if not value:
+        raise ImproperlyConfigured(
+            f"{name} is not set. Run `make setup` (it writes a .env with a generated value)."
+        )
+    return value
+
+
+SECRET_KEY = required_env("DJANGO_SECRET_KEY")
+DEBUG = os.environ.get("DJANGO_DEBUG", "1") == "1"
+ALLOWED_HOSTS = ["127.0.0.1", "localhost", "testserver"]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_celery_beat",
+    "catalog",
+    "accounts",
+    "reports",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+]
+
+ROOT_URLCONF = "sandbox.urls"
+WSGI_APPLICATION = "sandbox.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": VAR_DIR / "db" / f"{NAMESPACE}.sqlite3",
+    }
+}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+
+# --- Services: all on loopback by default --------------------------------------------------
+REDIS_HOST = os.environ.get("REDIS_HOST", "127.0.0.1")
+REDIS_PORT = int(os.environ.get("REDIS_PORT", "6380"))
+REDIS_PASSWORD = required_env("REDIS_PASSWORD")
+MEMCACHED_HOST = os.environ.get("MEMCACHED_HOST", "127.0.0.1")
+MEMCACHED_PORT = int(os.environ.get("MEMCACHED_PORT", "11212"))
+
+
+def redis_url(db: int) -> str:
+    return f"redis://:{REDIS_PASSWORD}@{REDIS_HOST}:{REDIS_PORT}/{db}"
+
+
+# --- Caches: one alias per backend, so they can be compared side by side --------------------
+REDIS_CACHE_URL = os.environ.get("REDIS_CACHE_URL", redis_url(2))
+
+CACHE_ALIASES = {
+    "locmem": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": NAMESPACE,
+    },
+    "file": {
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": VAR_DIR / "django_cache" / NAMESPACE,
+    },
+    # Django's built-in backend (Django 4.0+).
+    "redis": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_CACHE_URL,
+    },
+    # The third-party django-redis backend, configured exactly as in the source.
+    "django_redis": {
+        "BACKEND": "django_redis.cache.RedisCache",
+        "LOCATION": REDIS_CACHE_URL,
+        "OPTIONS": {"CLIENT_CLASS": "django_redis.client.DefaultClient"},
+    },
+    "memcached": {
+        "BACKEND": "django.core.cache.backends.memcached.PyMemcacheCache",
+        "LOCATION": f"{MEMCACHED_HOST}:{MEMCACHED_PORT}",
+    },
+}
+for alias, config in CACHE_ALIASES.items():
+    # Aliases sharing one server must not read each other's keys.
+    config["KEY_PREFIX"] = f"{NAMESPACE}.{alias}"
+
+SANDBOX_CACHE = os.environ.get("SANDBOX_CACHE", "django_redis")
+if SANDBOX_CACHE not in CACHE_ALIASES:
+    raise ImproperlyConfigured(
+        f"SANDBOX_CACHE={SANDBOX_CACHE!r} is not a cache alias. "
+        f"Choose one of: {', '.join(CACHE_ALIASES)}."
+    )
+CACHES = {"default": CACHE_ALIASES[SANDBOX_CACHE], **CACHE_ALIASES}
+
+# --- Email: written to files, so a notebook can open what a task "sent" ---------------------
+EMAIL_BACKEND = "accounts.email.SlowFileEmailBackend"
+EMAIL_FILE_PATH = VAR_DIR / "emails" / NAMESPACE
+DEFAULT_FROM_EMAIL = "welcome@sandbox.example"
+# Seconds the simulated SMTP server takes per message (the reason to use a queue).
+SANDBOX_SMTP_DELAY = float(os.environ.get("SANDBOX_SMTP_DELAY", "0.5"))
+
+# --- Celery: read by sandbox/celery.py through the CELERY_ namespace -------------------------
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", redis_url(0))
+CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND", redis_url(1))
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_RESULT_ACCEPT_CONTENT = ["json"]
+CELERY_TIMEZONE = TIME_ZONE
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Fail fast instead of hanging when the broker is down (see notebook 05).
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2}
+CELERY_BEAT_SCHEDULE = {
+    "daily-task": {
+        "task": "reports.tasks.daily_task",
+        "schedule": crontab(minute=0, hour=0),  # every day at midnight (CELERY_TIMEZONE)
+    },
+}
+
+# Seconds the catalogue's "expensive query" takes (what caching saves).
+SANDBOX_SLOW_QUERY_DELAY = float(os.environ.get("SANDBOX_SLOW_QUERY_DELAY", "0.2"))
