@@ -16,8 +16,12 @@ from cqlab.config import VAR_DIR, LabConfig
 from cqlab.errors import LabError
 
 # Redis database of each namespace: the notebooks never see each other's keys or queues.
-# (0-2 stay for the sandbox run by hand: broker, results, cache.)
-NAMESPACE_DB = {"tests": 9, "00": 10, "01": 11, "02": 12, "03": 13, "04": 14, "05": 15}
+# 0-2 stay for the sandbox run by hand (broker, results, cache); t1-t5 let test files run in
+# parallel while you develop (LAB_TEST_NAMESPACE=t3 pytest tests/test_x.py).
+NAMESPACE_DB = {
+    **{f"t{n}": 2 + n for n in range(1, 6)},
+    "tests": 9, "00": 10, "01": 11, "02": 12, "03": 13, "04": 14, "05": 15,
+}
 
 
 @dataclass
