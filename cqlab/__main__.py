@@ -1,10 +1,10 @@
 """`python -m cqlab COMMAND`: the lab's service launcher (what `make` calls).
 
-    up        start Redis and Memcached if they are not running (reuses ours)
-    stop      stop only what this launcher started
-    status    one line per service
-    env       create .env with generated secrets if missing
-    run -- CMD  services up, run CMD, then stop what was started for it
+up        start Redis and Memcached if they are not running (reuses ours)
+stop      stop only what this launcher started
+status    one line per service
+env       create .env with generated secrets if missing
+run -- CMD  services up, run CMD, then stop what was started for it
 """
 
 import subprocess
@@ -27,7 +27,9 @@ def main(argv: list[str]) -> int:
             print(service.line())
     elif command == "stop":
         stopped = services.stop()
-        print(f"stopped: {', '.join(stopped)}" if stopped else "nothing to stop (the launcher started nothing)")
+        print(
+            f"stopped: {', '.join(stopped)}" if stopped else "nothing to stop (the launcher started nothing)"
+        )
     elif command == "status":
         statuses = services.status()
         for service in statuses:

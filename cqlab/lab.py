@@ -20,7 +20,13 @@ from cqlab.errors import LabError
 # parallel while you develop (LAB_TEST_NAMESPACE=t3 pytest tests/test_x.py).
 NAMESPACE_DB = {
     **{f"t{n}": 2 + n for n in range(1, 6)},
-    "tests": 9, "00": 10, "01": 11, "02": 12, "03": 13, "04": 14, "05": 15,
+    "tests": 9,
+    "00": 10,
+    "01": 11,
+    "02": 12,
+    "03": 13,
+    "04": 14,
+    "05": 15,
 }
 
 
@@ -45,7 +51,8 @@ class Lab:
         options.setdefault("timeout", 5)
         return MemcacheClient(
             (self.config.memcached_host, self.config.memcached_port),
-            key_prefix=self.key_prefix.encode(), **options,
+            key_prefix=self.key_prefix.encode(),
+            **options,
         )
 
     def start_worker(self, name: str = "worker", **options) -> processes.BoundProcess:

@@ -25,7 +25,9 @@ _running: list["BoundProcess"] = []
 class BoundProcess:
     """A subprocess bound to this Python process's life, with its output in a log file."""
 
-    def __init__(self, name: str, command: list[str], log_path: Path, env: dict | None = None, grace: float = 10.0):
+    def __init__(
+        self, name: str, command: list[str], log_path: Path, env: dict | None = None, grace: float = 10.0
+    ):
         self.name = name
         self.command = command
         self.log_path = log_path
@@ -34,8 +36,12 @@ class BoundProcess:
         with open(log_path, "ab") as log:
             self.popen = subprocess.Popen(
                 [sys.executable, "-m", "cqlab.reaper", str(os.getpid()), str(grace), "--", *command],
-                cwd=SANDBOX_DIR, env={**os.environ, **(env or {})}, stdin=subprocess.DEVNULL,
-                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                cwd=SANDBOX_DIR,
+                env={**os.environ, **(env or {})},
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         self.grace = grace
         _running.append(self)
@@ -105,10 +111,20 @@ def start_worker(
 ) -> BoundProcess:
     """Start `celery -A sandbox worker` and return once it logs `ready.`."""
     command = celery_command(
-        "worker", "-n", f"{name}@lab", f"--loglevel={loglevel}", "-P", pool, "-c", str(concurrency),
+        "worker",
+        "-n",
+        f"{name}@lab",
+        f"--loglevel={loglevel}",
+        "-P",
+        pool,
+        "-c",
+        str(concurrency),
         # Skip the cluster handshakes a one-machine lab does not need: ready in ~1 s, not ~2 s.
-        "--without-mingle", "--without-gossip", "--without-heartbeat",
-        *(["-Q", ",".join(queues)] if queues else []), *extra_args,
+        "--without-mingle",
+        "--without-gossip",
+        "--without-heartbeat",
+        *(["-Q", ",".join(queues)] if queues else []),
+        *extra_args,
     )
     worker = BoundProcess(name, command, _log_path(name), env)
     worker.wait_for_log(r"ready\.", timeout)
@@ -116,16 +132,25 @@ def start_worker(
 
 
 def start_beat(
-    name: str = "beat", *, scheduler: str | None = None, loglevel: str = "info",
-    extra_args: tuple[str, ...] = (), env: dict | None = None, timeout: float = 30.0,
+    name: str = "beat",
+    *,
+    scheduler: str | None = None,
+    loglevel: str = "info",
+    extra_args: tuple[str, ...] = (),
+    env: dict | None = None,
+    timeout: float = 30.0,
     command: list[str] | None = None,
 ) -> BoundProcess:
     """Start `celery -A sandbox beat` (or `command`) and return once it logs `Starting...`."""
     namespace = os.environ.get("SANDBOX_NAMESPACE", "lab")
     schedule_file = RUN_DIR / f"celerybeat-schedule-{namespace}-{name}"
     command = command or celery_command(
-        "beat", f"--loglevel={loglevel}", "-s", str(schedule_file),
-        *(["--scheduler", scheduler] if scheduler else []), *extra_args,
+        "beat",
+        f"--loglevel={loglevel}",
+        "-s",
+        str(schedule_file),
+        *(["--scheduler", scheduler] if scheduler else []),
+        *extra_args,
     )
     beat = BoundProcess(name, command, _log_path(name), env, grace=5.0)
     beat.wait_for_log(r"beat: Starting\.\.\.", timeout)

@@ -8,6 +8,7 @@ GRACE_SECONDS the whole group gets SIGKILL. So a Celery worker or beat started b
 or a test never outlives the kernel or pytest process that started it, on Linux and macOS.
 """
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -42,10 +43,8 @@ def main(argv: list[str]) -> int:
         time.sleep(POLL_SECONDS)
     if child.poll() is None:
         child.send_signal(signal.SIGTERM)
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             child.wait(grace)
-        except subprocess.TimeoutExpired:
-            pass
     # Whatever the command left behind in our group (pool children) goes too.
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     os.killpg(os.getpgid(0), signal.SIGKILL)

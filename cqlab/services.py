@@ -5,6 +5,7 @@ and `memcached` binaries (installed with apt/brew when missing and allowed), on 
 Redis with a password, Memcached with UDP off. Only what this launcher started is stopped.
 """
 
+import contextlib
 import json
 import os
 import platform
@@ -59,8 +60,11 @@ def redis_client(config: LabConfig, db: int = 0, **options) -> redis.Redis:
     options.setdefault("socket_connect_timeout", 2)
     options.setdefault("socket_timeout", 5)
     return redis.Redis(
-        host=config.redis_host, port=config.redis_port, password=config.redis_password,
-        db=db, **options,
+        host=config.redis_host,
+        port=config.redis_port,
+        password=config.redis_password,
+        db=db,
+        **options,
     )
 
 
@@ -72,7 +76,9 @@ def probe_redis(config: LabConfig) -> ServiceStatus:
         version = redis_client(config, socket_timeout=2).info("server")["redis_version"]
     except redis.AuthenticationError:
         return ServiceStatus(
-            "redis", "foreign", address,
+            "redis",
+            "foreign",
+            address,
             detail="a Redis that does not accept the lab's password is listening there",
         )
     except redis.RedisError:
@@ -89,12 +95,16 @@ def probe_memcached(config: LabConfig) -> ServiceStatus:
         stats = client.stats()
         client.close()
     except Exception:  # pymemcache raises several unrelated types for a non-memcached peer
-        return ServiceStatus("memcached", "foreign", address, detail="something that is not Memcached listens there")
+        return ServiceStatus(
+            "memcached", "foreign", address, detail="something that is not Memcached listens there"
+        )
     state = _state()
     ours = state.get("mode") == "docker" or state.get("memcached") == stats.get(b"pid")
     if not ours:
         return ServiceStatus(
-            "memcached", "foreign", address,
+            "memcached",
+            "foreign",
+            address,
             detail="a Memcached that this launcher did not start is listening there",
         )
     return ServiceStatus("memcached", "up", address, stats[b"version"].decode(), state["mode"])
@@ -165,7 +175,9 @@ def up(config: LabConfig | None = None) -> list[str]:
 
 
 def _compose(*args: str) -> None:
-    result = subprocess.run(["docker", "compose", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        ["docker", "compose", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=300
+    )
     if result.returncode:
         raise LabError(f"`docker compose {' '.join(args)}` failed:\n{result.stderr.strip()[-800:]}")
 
@@ -211,11 +223,14 @@ def memcached_command(host: str, port: int, memory_mb: int = 64) -> list[str]:
 
 def _spawn_daemon(command: list[str], name: str) -> int:
     """Start a server detached from this process (it outlives `make services`); return its pid."""
-    log = open(LOG_DIR / f"{name}.log", "ab")
-    process = subprocess.Popen(
-        command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )
-    log.close()
+    with open(LOG_DIR / f"{name}.log", "ab") as log:
+        process = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     return process.pid
 
 
@@ -245,7 +260,10 @@ def install_missing(binaries: list[str]) -> None:
         if not sudo or subprocess.run(["sudo", "-n", "true"], capture_output=True).returncode == 0:
             print(f"Installing {' '.join(packages)} with apt-get ...", file=sys.stderr)
             env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-            for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *packages]):
+            for command in (
+                ["apt-get", "update", "-qq"],
+                ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *packages],
+            ):
                 subprocess.run([*sudo, *command], env=env, check=True, stdout=subprocess.DEVNULL, timeout=600)
             return
         hint = f"sudo apt-get install -y {' '.join(packages)}"
@@ -268,7 +286,9 @@ def install_missing(binaries: list[str]) -> None:
 def stop(names: list[str] | None = None) -> list[str]:
     """Stop what this launcher started (all, or `names`); return the names stopped."""
     state = _state()
-    names = [name for name in (names or ["redis", "memcached"]) if name in state or state.get("mode") == "docker"]
+    names = [
+        name for name in (names or ["redis", "memcached"]) if name in state or state.get("mode") == "docker"
+    ]
     if not names:
         return []
     if state.get("mode") == "docker":
@@ -310,7 +330,5 @@ def _runs_a_server(pid: int) -> bool:
 
 def _reap(pid: int) -> None:
     """Collect an exited child of ours (so it is not left as a zombie that looks alive)."""
-    try:
+    with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass

@@ -17,7 +17,10 @@ class Timing:
     ops_per_s: float
 
     def row(self) -> str:
-        return f"{self.label:<32} {self.ops_per_s:>10,.0f} ops/s  p50 {self.p50_us:8.1f} µs  p99 {self.p99_us:8.1f} µs"
+        return (
+            f"{self.label:<32} {self.ops_per_s:>10,.0f} ops/s"
+            f"  p50 {self.p50_us:8.1f} µs  p99 {self.p99_us:8.1f} µs"
+        )
 
 
 def time_calls(label: str, call: Callable[[], object], n: int = 2000, warmup: int = 100) -> Timing:

@@ -28,4 +28,6 @@ def signup(request):
         else:
             # Enqueue only once the user row is committed, so the worker can see it.
             send_welcome_email.delay_on_commit(email)
-    return JsonResponse({"email": email, "welcome": "sent" if request.GET.get("inline") == "1" else "queued"}, status=201)
+    return JsonResponse(
+        {"email": email, "welcome": "sent" if request.GET.get("inline") == "1" else "queued"}, status=201
+    )

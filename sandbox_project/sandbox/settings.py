@@ -46,6 +46,8 @@ INSTALLED_APPS = [
     "catalog",
     "accounts",
     "reports",
+    "demos",  # tasks for notebook 03
+    "faults",  # tasks for notebook 05
 ]
 
 MIDDLEWARE = [
@@ -136,8 +138,7 @@ for alias, config in CACHE_ALIASES.items():
 SANDBOX_CACHE = os.environ.get("SANDBOX_CACHE", "django_redis")
 if SANDBOX_CACHE not in CACHE_ALIASES:
     raise ImproperlyConfigured(
-        f"SANDBOX_CACHE={SANDBOX_CACHE!r} is not a cache alias. "
-        f"Choose one of: {', '.join(CACHE_ALIASES)}."
+        f"SANDBOX_CACHE={SANDBOX_CACHE!r} is not a cache alias. Choose one of: {', '.join(CACHE_ALIASES)}."
     )
 CACHES = {"default": CACHE_ALIASES[SANDBOX_CACHE], **CACHE_ALIASES}
 

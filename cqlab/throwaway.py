@@ -1,0 +1,123 @@
+"""Throw-away Redis and Memcached servers for demos that restart, kill or misconfigure one.
+
+The shared servers stay untouched: these run on their own port, with their own data
+directory under var/throwaway/, bound to the life of the process that started them.
+
+    with ThrowawayRedis(6401, persistent=True) as server:
+        server.client().set("k", "v")
+        server.restart()            # graceful: with AOF the key survives
+        server.restart(kill=True)   # SIGKILL: a crash
+"""
+
+import os
+import shutil
+import signal
+import time
+from collections.abc import Callable
+
+import redis
+from pymemcache.client.base import Client as MemcacheClient
+
+from cqlab.config import VAR_DIR, LabConfig
+from cqlab.processes import BoundProcess
+from cqlab.services import memcached_command, port_open, redis_conf
+
+THROWAWAY_DIR = VAR_DIR / "throwaway"
+HOST = "127.0.0.1"
+
+
+class ThrowawayServer:
+    """A server process on `port` that can be started, restarted, killed and stopped."""
+
+    def __init__(self, name: str, port: int):
+        self.name, self.port = name, port
+        self.process: BoundProcess | None = None
+
+    def command(self) -> list[str]:
+        raise NotImplementedError
+
+    def start(self, timeout: float = 5.0) -> "ThrowawayServer":
+        if port_open(HOST, self.port):
+            raise RuntimeError(f"port {self.port} is already in use; pick another throw-away port")
+        log_path = THROWAWAY_DIR / f"{self.name}.log"
+        self.process = BoundProcess(self.name, self.command(), log_path, grace=3.0)
+        self._wait_until(lambda: port_open(HOST, self.port, timeout=0.1), timeout)
+        return self
+
+    def stop(self) -> None:
+        """Graceful stop (SIGTERM): Redis flushes its append-only file; Memcached just exits."""
+        if self.process:
+            self.process.stop()
+            self.process = None
+
+    def kill(self) -> None:
+        """SIGKILL to the server and its reaper at once: a crash, nothing flushed."""
+        if self.process:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.popen.wait()
+            self.process.stop()
+            self.process = None
+
+    def restart(self, kill: bool = False) -> "ThrowawayServer":
+        self.kill() if kill else self.stop()
+        self._wait_until(lambda: not port_open(HOST, self.port, timeout=0.1), 5.0)
+        return self.start()
+
+    def _wait_until(self, condition: Callable[[], bool], timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if time.monotonic() > deadline:
+                log = self.process.log()[-600:] if self.process else ""
+                raise RuntimeError(f"{self.name} on port {self.port}: not ready in {timeout} s\n{log}")
+            time.sleep(0.02)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc_info):
+        self.stop()
+
+
+class ThrowawayRedis(ThrowawayServer):
+    """redis-server with the lab's password (unless `password=False`), fresh data dir."""
+
+    def __init__(
+        self, port: int, *, persistent: bool = False, password: bool = True, extra_conf: tuple[str, ...] = ()
+    ):
+        super().__init__(f"redis-{port}", port)
+        self.config = LabConfig.from_env()
+        self.persistent, self.password, self.extra_conf = persistent, password, extra_conf
+        self.data_dir = THROWAWAY_DIR / self.name
+        shutil.rmtree(self.data_dir, ignore_errors=True)  # fresh data on every new instance
+        self.data_dir.mkdir(parents=True)
+
+    def command(self) -> list[str]:
+        conf = redis_conf(self.config, self.data_dir, port=self.port, persistent=self.persistent)
+        if not self.password:
+            conf = conf.replace(f"requirepass {self.config.redis_password}\n", "")
+        conf_path = self.data_dir / "redis.conf"
+        conf_path.touch(mode=0o600)
+        conf_path.write_text(conf + "".join(f"{line}\n" for line in self.extra_conf))
+        return ["redis-server", str(conf_path)]
+
+    def client(self, **options) -> redis.Redis:
+        options.setdefault("socket_connect_timeout", 2)
+        options.setdefault("socket_timeout", 5)
+        password = self.config.redis_password if self.password else None
+        return redis.Redis(host=HOST, port=self.port, password=password, **options)
+
+
+class ThrowawayMemcached(ThrowawayServer):
+    """memcached on loopback, UDP off, with `memory_mb` of cache (small to show eviction)."""
+
+    def __init__(self, port: int, *, memory_mb: int = 64, extra_args: tuple[str, ...] = ()):
+        super().__init__(f"memcached-{port}", port)
+        self.memory_mb, self.extra_args = memory_mb, extra_args
+
+    def command(self) -> list[str]:
+        return [*memcached_command(HOST, self.port, self.memory_mb), *self.extra_args]
+
+    def client(self, **options) -> MemcacheClient:
+        options.setdefault("connect_timeout", 2)
+        options.setdefault("timeout", 5)
+        return MemcacheClient((HOST, self.port), **options)

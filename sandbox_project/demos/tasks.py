@@ -1,0 +1,1 @@
+"""Small tasks the queue notebook (03) uses to show Celery's behaviour."""
