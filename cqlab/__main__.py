@@ -10,7 +10,7 @@ run -- CMD  services up, run CMD, then stop what was started for it
 import subprocess
 import sys
 
-from cqlab import services
+from cqlab import processes, services
 from cqlab.config import ensure_env_file
 from cqlab.errors import LabError
 
@@ -35,6 +35,10 @@ def main(argv: list[str]) -> int:
         for service in statuses:
             print(service.line() + (f"  ({service.detail})" if service.detail else ""))
         return 0 if all(service.state == "up" for service in statuses) else 1
+    elif command == "leftovers":
+        remaining = processes.leftovers()
+        print("\n".join(remaining) if remaining else "no lab process left running")
+        return 1 if remaining else 0
     elif command == "run" and "--" in argv:
         started = services.up()
         try:

@@ -112,11 +112,16 @@ def _django_configured() -> bool:
 
 
 def _reset_namespace(lab: Lab) -> None:
-    """Start from a clean slate, so a notebook gives the same outputs every time it runs."""
+    """Start from a clean slate (Redis DB, files, SQLite), so every run gives the same outputs."""
     processes.stop_all()
     lab.redis().flushdb()
     for directory in ("emails", "django_cache"):
         shutil.rmtree(VAR_DIR / directory / lab.namespace, ignore_errors=True)
+    if "django.db" in sys.modules:  # set up before in this kernel: let go of the old file
+        from django.db import connections
+
+        connections.close_all()
+    (VAR_DIR / "db" / f"{lab.namespace}.sqlite3").unlink(missing_ok=True)
 
 
 def _setup_django(migrate: bool) -> None:

@@ -168,3 +168,14 @@ def stop_all() -> None:
 
 
 atexit.register(stop_all)
+
+
+def leftovers() -> list[str]:
+    """`pid command` of every process still running that this checkout's lab started."""
+    listing = subprocess.run(["ps", "-eo", "pid=,args="], capture_output=True, text=True).stdout
+    # Every bound process runs under this checkout's `python -m cqlab.reaper`.
+    return [
+        line.strip()
+        for line in listing.splitlines()
+        if str(REPO_ROOT) in line and ("cqlab.reaper" in line or " celery " in line)
+    ]

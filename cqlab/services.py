@@ -73,6 +73,16 @@ def probe_redis(config: LabConfig) -> ServiceStatus:
     if not port_open(config.redis_host, config.redis_port):
         return ServiceStatus("redis", "down", address)
     try:
+        redis.Redis(host=config.redis_host, port=config.redis_port, socket_timeout=2).ping()
+    except redis.AuthenticationError:
+        pass  # as it should be: the lab's Redis answers nobody without the password
+    except redis.RedisError:
+        return ServiceStatus("redis", "foreign", address, detail="something that is not Redis listens there")
+    else:
+        return ServiceStatus(
+            "redis", "foreign", address, detail="a Redis without a password is listening there"
+        )
+    try:
         version = redis_client(config, socket_timeout=2).info("server")["redis_version"]
     except redis.AuthenticationError:
         return ServiceStatus(
@@ -332,3 +342,17 @@ def _reap(pid: int) -> None:
     """Collect an exited child of ours (so it is not left as a zombie that looks alive)."""
     with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
+
+
+def require_up(config: LabConfig | None = None) -> list[ServiceStatus]:
+    """Statuses of both services, or a LabError naming the fix (answers within seconds)."""
+    statuses = status(config)
+    for service in statuses:
+        if service.state == "foreign":
+            _refuse_foreign(service)
+        if service.state == "down":
+            raise LabError(
+                f"{service.name} is not answering on {service.address}. Start the services with "
+                "`make services` (or `docker compose up -d --wait`), then run this cell again."
+            )
+    return statuses

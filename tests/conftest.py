@@ -1,4 +1,8 @@
-"""Shared fixtures: every test runs against the live services, in the `tests` namespace."""
+"""Shared set-up: every test runs against the live services, in the `tests` namespace.
+
+The lab is set up when pytest starts (before test modules are imported), so tests can import
+the sandbox's models at module level, as Django code usually does.
+"""
 
 import os
 
@@ -7,13 +11,23 @@ import pytest
 from cqlab import lab as lab_module
 from cqlab import processes
 
+_session_lab: lab_module.Lab | None = None
+
+
+def pytest_configure(config):
+    """Services up, Django set up on the tests namespace (its own Redis DB and SQLite file)."""
+    global _session_lab
+    _session_lab = lab_module.setup(os.environ.get("LAB_TEST_NAMESPACE", "tests"))
+
+
+def pytest_unconfigure(config):
+    if _session_lab is not None:
+        _session_lab.cleanup()
+
 
 @pytest.fixture(scope="session")
-def lab():
-    """Services up, Django set up on the tests namespace (Redis DB 9, var/db/tests.sqlite3)."""
-    lab = lab_module.setup(os.environ.get("LAB_TEST_NAMESPACE", "tests"))
-    yield lab
-    lab.cleanup()
+def lab() -> lab_module.Lab:
+    return _session_lab
 
 
 @pytest.fixture
