@@ -15,7 +15,9 @@ lab: setup
 
 ## test: set everything up, then run every test, the notebooks included (strict nbval)
 test: setup
+	$(VENV)/bin/ruff check .
 	$(PY) -m cqlab run -- $(PY) -m pytest $(PYTEST_ARGS)
+	@$(PY) -m cqlab leftovers
 
 ## setup: virtualenv with the pinned packages, .env with generated secrets
 setup: $(STAMP)

@@ -10,6 +10,7 @@ import psutil
 import pytest
 
 from cqlab import services
+from cqlab.checks import memcached_settings
 from cqlab.errors import LabError
 from cqlab.throwaway import ThrowawayRedis
 
@@ -65,12 +66,7 @@ def test_local_servers_are_secured(launcher):
     anonymous = redis.Redis(port=REDIS_PORT, socket_timeout=2)
     with pytest.raises(redis.AuthenticationError):
         anonymous.ping()
-    with socket.create_connection(("127.0.0.1", MEMCACHED_PORT), timeout=2) as sock:
-        sock.sendall(b"stats settings\r\n")
-        reply = b""
-        while not reply.endswith(b"END\r\n"):
-            reply += sock.recv(65536)
-    settings = dict(line.split()[1:3] for line in reply.decode().splitlines() if line.startswith("STAT "))
+    settings = memcached_settings(("127.0.0.1", MEMCACHED_PORT))
     assert settings["udpport"] == "0"
     for port in (REDIS_PORT, MEMCACHED_PORT):
         assert listening_addresses(port) == {"127.0.0.1"}

@@ -1,0 +1,61 @@
+"""What notebook 00 checks: versions against the pins, services, their security settings."""
+
+import importlib.metadata
+import re
+import socket
+import sys
+
+import redis
+
+from cqlab.config import LabConfig
+from sandbox.env import REPO_ROOT
+
+CORE_PACKAGES = [
+    "django", "celery", "redis", "pymemcache", "django-redis", "django-celery-beat",
+    "jupyterlab", "nbval",
+]
+
+
+def pinned_versions() -> dict[str, str]:
+    """name → version for every `name==version` line of requirements.txt (extras dropped)."""
+    pins = {}
+    for line in (REPO_ROOT / "requirements.txt").read_text().splitlines():
+        if match := re.match(r"^([A-Za-z0-9_.-]+)(\[[^\]]*\])?==(\S+)", line):
+            pins[match.group(1).lower()] = match.group(3)
+    return pins
+
+
+def package_versions() -> dict[str, str]:
+    """Installed version of each core package, and of Python."""
+    versions = {"python": sys.version.split()[0]}
+    versions.update({name: importlib.metadata.version(name) for name in CORE_PACKAGES})
+    return versions
+
+
+def unpinned_mismatches() -> list[str]:
+    """Core packages whose installed version differs from requirements.txt (should be none)."""
+    pins, installed = pinned_versions(), package_versions()
+    return [f"{name} {installed[name]} ≠ {pins[name]}" for name in CORE_PACKAGES if pins.get(name) != installed[name]]
+
+
+def redis_requires_password(config: LabConfig | None = None) -> bool:
+    """True when an anonymous client is refused (NOAUTH): the password is enforced."""
+    config = config or LabConfig.from_env()
+    try:
+        redis.Redis(host=config.redis_host, port=config.redis_port, socket_timeout=2).ping()
+    except redis.AuthenticationError:
+        return True
+    return False
+
+
+def memcached_settings(address: tuple[str, int] | None = None) -> dict[str, str]:
+    """Memcached's `stats settings` (udpport, maxbytes, item_size_max, ...), read raw."""
+    if address is None:
+        config = LabConfig.from_env()
+        address = (config.memcached_host, config.memcached_port)
+    with socket.create_connection(address, timeout=2) as sock:
+        sock.sendall(b"stats settings\r\n")
+        reply = b""
+        while not reply.endswith(b"END\r\n"):
+            reply += sock.recv(65536)
+    return dict(line.split()[1:3] for line in reply.decode().splitlines() if line.startswith("STAT "))

@@ -1,0 +1,50 @@
+"""docker-compose.yml keeps the lab's secure defaults (no engine here: checked by parsing it)."""
+
+import shutil
+import subprocess
+
+import pytest
+import yaml
+
+from sandbox.env import REPO_ROOT
+
+COMPOSE = yaml.safe_load((REPO_ROOT / "docker-compose.yml").read_text())
+SERVICES = COMPOSE["services"]
+
+
+@pytest.mark.parametrize("name", sorted(SERVICES))
+def test_every_published_port_is_on_loopback_only(name):
+    for port in SERVICES[name].get("ports", []):
+        assert port.startswith("127.0.0.1:"), f"{name} publishes {port} beyond loopback"
+
+
+def test_redis_requires_the_password_from_env():
+    redis = SERVICES["redis"]
+    assert "--requirepass" in " ".join(redis["command"])
+    assert redis["environment"]["REDIS_PASSWORD"].startswith("${REDIS_PASSWORD:?")
+
+
+def test_memcached_has_udp_off():
+    command = SERVICES["memcached"]["command"]
+    assert command[command.index("-U") + 1] == "0"
+
+
+@pytest.mark.parametrize("name", ["redis", "memcached"])
+def test_servers_have_healthchecks(name):
+    assert SERVICES[name]["healthcheck"]["test"]
+
+
+def test_celery_processes_are_opt_in_and_wait_for_healthy_servers():
+    for name in ("worker", "beat", "web"):
+        assert SERVICES[name]["profiles"] == ["celery"]
+        assert SERVICES[name]["depends_on"]["redis"]["condition"] == "service_healthy"
+
+
+@pytest.mark.skipif(
+    subprocess.run(["docker", "compose", "version"], capture_output=True).returncode != 0
+    if shutil.which("docker") else True,
+    reason="docker compose is not installed here",
+)
+def test_docker_compose_accepts_the_file():
+    result = subprocess.run(["docker", "compose", "config", "--quiet"], cwd=REPO_ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
