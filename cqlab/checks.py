@@ -11,8 +11,14 @@ from cqlab.config import LabConfig
 from sandbox.env import REPO_ROOT
 
 CORE_PACKAGES = [
-    "django", "celery", "redis", "pymemcache", "django-redis", "django-celery-beat",
-    "jupyterlab", "nbval",
+    "django",
+    "celery",
+    "redis",
+    "pymemcache",
+    "django-redis",
+    "django-celery-beat",
+    "jupyterlab",
+    "nbval",
 ]
 
 
@@ -35,7 +41,11 @@ def package_versions() -> dict[str, str]:
 def unpinned_mismatches() -> list[str]:
     """Core packages whose installed version differs from requirements.txt (should be none)."""
     pins, installed = pinned_versions(), package_versions()
-    return [f"{name} {installed[name]} ≠ {pins[name]}" for name in CORE_PACKAGES if pins.get(name) != installed[name]]
+    return [
+        f"{name} {installed[name]} ≠ {pins[name]}"
+        for name in CORE_PACKAGES
+        if pins.get(name) != installed[name]
+    ]
 
 
 def redis_requires_password(config: LabConfig | None = None) -> bool:

@@ -42,9 +42,12 @@ def test_celery_processes_are_opt_in_and_wait_for_healthy_servers():
 
 @pytest.mark.skipif(
     subprocess.run(["docker", "compose", "version"], capture_output=True).returncode != 0
-    if shutil.which("docker") else True,
+    if shutil.which("docker")
+    else True,
     reason="docker compose is not installed here",
 )
 def test_docker_compose_accepts_the_file():
-    result = subprocess.run(["docker", "compose", "config", "--quiet"], cwd=REPO_ROOT, capture_output=True, text=True)
+    result = subprocess.run(
+        ["docker", "compose", "config", "--quiet"], cwd=REPO_ROOT, capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stderr

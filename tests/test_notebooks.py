@@ -21,7 +21,9 @@ def load(path):
 
 
 def code_cells(notebook):
-    return [cell for cell in notebook["cells"] if cell["cell_type"] == "code" and "".join(cell["source"]).strip()]
+    return [
+        cell for cell in notebook["cells"] if cell["cell_type"] == "code" and "".join(cell["source"]).strip()
+    ]
 
 
 def tags(cell):
@@ -31,7 +33,9 @@ def tags(cell):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.name)
 def test_committed_executed_in_order_without_unexpected_errors(path):
     cells = code_cells(load(path))
-    assert all(cell["execution_count"] is not None for cell in cells), "re-execute: make notebooks NB=" + path.name
+    assert all(cell["execution_count"] is not None for cell in cells), (
+        "re-execute: make notebooks NB=" + path.name
+    )
     counts = [cell["execution_count"] for cell in cells]
     assert counts == sorted(counts), "executed out of order: re-execute top to bottom"
     for cell in cells:
