@@ -6,8 +6,10 @@ a key prefix, a SQLite file, a mailbox), sets up Django and prints one stable st
 
 import os
 import shutil
+import socket
 import sys
 from dataclasses import dataclass, field
+from urllib.parse import unquote
 
 from pymemcache.client.base import Client as MemcacheClient
 
@@ -62,10 +64,11 @@ class Lab:
         return processes.start_beat(name, **options)
 
     def cleanup(self) -> str:
-        """Stop this notebook's workers and beat, drop its Redis keys; return a status line."""
+        """Stop this notebook's workers and beat, drop its keys; return a status line."""
         processes.stop_all()
         self.redis().flushdb()
-        return f"cleaned up: processes stopped, Redis DB {self.redis_db} empty"
+        _forget_memcached_keys(self)
+        return f"cleaned up: processes stopped, Redis DB {self.redis_db} empty, Memcached keys gone"
 
 
 def setup(namespace: str, *, migrate: bool = True) -> Lab:
@@ -115,6 +118,7 @@ def _reset_namespace(lab: Lab) -> None:
     """Start from a clean slate (Redis DB, files, SQLite), so every run gives the same outputs."""
     processes.stop_all()
     lab.redis().flushdb()
+    _forget_memcached_keys(lab)
     for directory in ("emails", "django_cache"):
         shutil.rmtree(VAR_DIR / directory / lab.namespace, ignore_errors=True)
     if "django.db" in sys.modules:  # set up before in this kernel: let go of the old file
@@ -122,6 +126,30 @@ def _reset_namespace(lab: Lab) -> None:
 
         connections.close_all()
     (VAR_DIR / "db" / f"{lab.namespace}.sqlite3").unlink(missing_ok=True)
+
+
+def _forget_memcached_keys(lab: Lab) -> None:
+    """Delete this namespace's keys from the shared Memcached (others' keys stay).
+
+    Memcached has no databases and no "delete by prefix": list the keys with
+    `lru_crawler metadump all` and delete those with the namespace's prefixes
+    (`nb03:` for raw clients, `nb03.<alias>:` for Django's cache).
+    """
+    address = (lab.config.memcached_host, lab.config.memcached_port)
+    with socket.create_connection(address, timeout=5) as sock:
+        sock.sendall(b"lru_crawler metadump all\r\n")
+        dump = b""
+        while not dump.endswith((b"END\r\n", b"ERROR\r\n")):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            dump += chunk
+    keys = [unquote(field[4:]) for field in dump.decode().split() if field.startswith("key=")]
+    ours = [key for key in keys if key.startswith((lab.key_prefix, f"{lab.namespace}."))]
+    if ours:
+        client = MemcacheClient(address, connect_timeout=2, timeout=5)
+        client.delete_many(ours)
+        client.close()
 
 
 def _setup_django(migrate: bool) -> None:
