@@ -8,6 +8,7 @@ import sys
 import redis
 
 from cqlab.config import LabConfig
+from cqlab.services import anonymous_redis
 from sandbox.env import REPO_ROOT
 
 CORE_PACKAGES = [
@@ -52,7 +53,7 @@ def redis_requires_password(config: LabConfig | None = None) -> bool:
     """True when an anonymous client is refused (NOAUTH): the password is enforced."""
     config = config or LabConfig.from_env()
     try:
-        redis.Redis(host=config.redis_host, port=config.redis_port, socket_timeout=2).ping()
+        anonymous_redis(config.redis_host, config.redis_port).ping()
     except redis.AuthenticationError:
         return True
     return False

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import redis
 from pymemcache.client.base import Client as MemcacheClient
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from cqlab.config import LOG_DIR, RUN_DIR, VAR_DIR, LabConfig
 from cqlab.errors import LabError
@@ -68,12 +70,17 @@ def redis_client(config: LabConfig, db: int = 0, **options) -> redis.Redis:
     )
 
 
+def anonymous_redis(host: str, port: int) -> redis.Redis:
+    """A client without password that tries once: redis-py would otherwise retry a refused AUTH."""
+    return redis.Redis(host=host, port=port, socket_timeout=2, retry=Retry(NoBackoff(), 0))
+
+
 def probe_redis(config: LabConfig) -> ServiceStatus:
     address = f"{config.redis_host}:{config.redis_port}"
     if not port_open(config.redis_host, config.redis_port):
         return ServiceStatus("redis", "down", address)
     try:
-        redis.Redis(host=config.redis_host, port=config.redis_port, socket_timeout=2).ping()
+        anonymous_redis(config.redis_host, config.redis_port).ping()
     except redis.AuthenticationError:
         pass  # as it should be: the lab's Redis answers nobody without the password
     except redis.RedisError:
