@@ -6,12 +6,14 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 NB     ?= notebooks/*.ipynb
+# Jupyter refuses to run as root unless told (containers and CI machines often are root).
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
 .PHONY: lab test setup services stop status notebooks lint format clean
 
 ## lab: set everything up, then open JupyterLab on notebooks/ (services stop when it exits)
 lab: setup
-	$(PY) -m cqlab run -- $(VENV)/bin/jupyter lab --ip=127.0.0.1 notebooks/
+	$(PY) -m cqlab run -- $(VENV)/bin/jupyter lab --ip=127.0.0.1 $(ROOT_FLAG) notebooks/
 
 ## test: set everything up, then run every test, the notebooks included (strict nbval)
 test: setup

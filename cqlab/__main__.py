@@ -7,12 +7,22 @@ env       create .env with generated secrets if missing
 run -- CMD  services up, run CMD, then stop what was started for it
 """
 
+import signal
 import subprocess
 import sys
 
 from cqlab import processes, services
 from cqlab.config import ensure_env_file
 from cqlab.errors import LabError
+
+
+def run_in_foreground(command: list[str]) -> int:
+    """Run `command` to its end. Ctrl-C goes to it alone (JupyterLab asks before it quits);
+    a SIGTERM to us is passed on; either way we stop the services only after it has exited."""
+    child = subprocess.Popen(command)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, lambda signum, frame: child.terminate())
+    return child.wait()
 
 
 def main(argv: list[str]) -> int:
@@ -42,9 +52,7 @@ def main(argv: list[str]) -> int:
     elif command == "run" and "--" in argv:
         started = services.up()
         try:
-            return subprocess.call(argv[argv.index("--") + 1 :])
-        except KeyboardInterrupt:
-            return 130
+            return run_in_foreground(argv[argv.index("--") + 1 :])
         finally:
             if started:
                 services.stop(started)
