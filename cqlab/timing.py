@@ -15,6 +15,12 @@ class Timing:
     p50_us: float
     p99_us: float
     ops_per_s: float
+    items_per_call: int = 1  # keys handled by one call (100 for an MGET of 100 keys)
+
+    @property
+    def items_per_s(self) -> float:
+        """Keys (or messages) per second: comparable between single and batched calls."""
+        return self.ops_per_s * self.items_per_call
 
     def row(self) -> str:
         return (
@@ -23,7 +29,9 @@ class Timing:
         )
 
 
-def time_calls(label: str, call: Callable[[], object], n: int = 2000, warmup: int = 100) -> Timing:
+def time_calls(
+    label: str, call: Callable[[], object], n: int = 2000, warmup: int = 100, items_per_call: int = 1
+) -> Timing:
     """Call `call` n times (after `warmup` untimed calls); latencies from perf_counter_ns."""
     for _ in range(warmup):
         call()
@@ -35,4 +43,4 @@ def time_calls(label: str, call: Callable[[], object], n: int = 2000, warmup: in
         latencies.append(time.perf_counter_ns() - before)
     elapsed_s = (time.perf_counter_ns() - started) / 1e9
     quantiles = statistics.quantiles(latencies, n=100)
-    return Timing(label, n, quantiles[49] / 1000, quantiles[98] / 1000, n / elapsed_s)
+    return Timing(label, n, quantiles[49] / 1000, quantiles[98] / 1000, n / elapsed_s, items_per_call)

@@ -1,0 +1,124 @@
+"""The benchmark helper of notebook 01 (`cqlab.bench`), against the live Redis and Memcached."""
+
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from cqlab import bench
+from cqlab.timing import Timing
+
+BENCHMARK_PORT = 6407  # throw-away Redis for redis-benchmark; the notebook uses 6409
+REDIS_BENCHMARK_CSV = """\
+"test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms","p99_latency_ms","max_latency_ms"
+"SET","40000.00","0.025","0.008","0.023","0.031","0.047","0.311"
+"GET","50000.00","0.020","0.008","0.015","0.031","0.039","0.207"
+"""
+
+
+def test_timing_stays_compatible_and_counts_keys():
+    single = Timing("x", 10, 1.0, 2.0, 1000.0)  # the positional form other notebooks use
+    batched = Timing("y", 10, 1.0, 2.0, 1000.0, items_per_call=100)
+    assert single.items_per_s == 1000.0
+    assert batched.items_per_s == 100_000.0
+
+
+def test_parse_redis_benchmark_csv():
+    set_timing, get_timing = bench.parse_redis_benchmark_csv(REDIS_BENCHMARK_CSV, n=20000, pipeline=16)
+    assert get_timing.label == "redis-benchmark GET -c 1 -P 16"
+    assert (get_timing.ops_per_s, get_timing.p50_us, get_timing.p99_us) == (50000.0, 15.0, 39.0)
+    assert get_timing.items_per_s == 50000.0  # rps already counts every pipelined command
+    assert bench.parse_redis_benchmark_csv(REDIS_BENCHMARK_CSV, n=1)[0].label == "redis-benchmark SET -c 1"
+
+
+def test_single_operation_timings_clean_up_after_themselves(lab):
+    r, mc = lab.redis(), lab.memcached()
+    for timing in (
+        bench.redis_get_timing(r, n=200),
+        bench.redis_set_timing(r, n=200),
+        bench.memcached_get_timing(mc, n=200),
+        bench.memcached_set_timing(mc, n=200),
+    ):
+        assert isinstance(timing, Timing)
+        assert timing.n == 200 and timing.ops_per_s > 0
+        assert 0 < timing.p50_us <= timing.p99_us
+    assert r.exists(bench.KEY) == 0
+    assert mc.get(bench.KEY) is None
+
+
+def test_memcached_set_waits_for_the_server_unless_asked_not_to(lab):
+    mc = lab.memcached()
+    assert bench.memcached_set_timing(mc, n=50).label == bench.MEMCACHED_SET
+    assert bench.memcached_set_timing(mc, n=50, noreply=True).label == bench.MEMCACHED_SET_NOREPLY
+
+
+def test_side_by_side_measures_every_operation_and_the_ratios(lab):
+    r, mc = lab.redis(), lab.memcached()
+    results = bench.side_by_side(r, mc, n=300, rounds=1)
+    assert list(results) == [
+        bench.REDIS_GET,
+        bench.MEMCACHED_GET,
+        bench.REDIS_SET,
+        bench.MEMCACHED_SET,
+        bench.MEMCACHED_SET_NOREPLY,
+        bench.REDIS_MGET,
+        bench.REDIS_PIPELINE,
+        bench.MEMCACHED_GET_MANY,
+    ]
+    assert results[bench.REDIS_MGET].items_per_call == bench.BATCH
+    assert results[bench.REDIS_MGET].n == 50  # batched operations run n // 10 calls, at least 50
+    assert all(value > 0 for value in bench.ratios(results).values())
+    # Batching is the one effect large enough to assert even on a busy machine.
+    assert bench.ratios(results)["redis MGET / GET (keys/s)"] > 3
+    assert all(label in bench.table(results) for label in results)
+    assert r.keys("bench:*") == []
+    assert mc.get_many(bench.batch_keys()) == {}
+
+
+@pytest.mark.skipif(not shutil.which("redis-benchmark"), reason="redis-benchmark is not installed")
+def test_redis_benchmark_reference_runs_the_c_client():
+    results = bench.redis_benchmark_reference(n=2000, pipelines=(1, 16), port=BENCHMARK_PORT)
+    assert set(results) == {
+        "redis-benchmark SET -c 1",
+        "redis-benchmark GET -c 1",
+        "redis-benchmark SET -c 1 -P 16",
+        "redis-benchmark GET -c 1 -P 16",
+    }
+    assert all(timing.ops_per_s > 1000 for timing in results.values())
+
+
+def test_plot_draws_one_bar_per_operation(lab):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    results = bench.side_by_side(lab.redis(), lab.memcached(), n=100, rounds=1)
+    ax = bench.plot(results)
+    assert len(ax.patches) == len(results)
+    assert ax.get_xscale() == "log"
+
+
+def test_headless_run_prints_table_and_ratios_without_secrets(lab):
+    result = subprocess.run(
+        [sys.executable, "-m", "cqlab.bench", "--n", "200", "--rounds", "1"]
+        + ["--namespace", lab.namespace]
+        + ["--benchmark-port", str(BENCHMARK_PORT)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert bench.REDIS_GET in result.stdout and bench.MEMCACHED_GET_MANY in result.stdout
+    assert "memcached get / redis GET" in result.stdout
+    assert lab.config.redis_password not in result.stdout + result.stderr
+
+
+def test_headless_run_refuses_an_unknown_namespace():
+    result = subprocess.run(
+        [sys.executable, "-m", "cqlab.bench", "--namespace", "nope"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 2
+    assert "invalid choice" in result.stderr
