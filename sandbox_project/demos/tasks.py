@@ -1,1 +1,106 @@
 """Small tasks the queue notebook (03) uses to show Celery's behaviour."""
+
+import os
+import time
+
+import redis
+from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+from django.contrib.auth.models import User
+
+# First retry after 0.1 s, then 0.2, 0.4, ...: exponential backoff, scaled down for a notebook.
+BACKOFF_BASE_SECONDS = 0.1
+
+
+def ledger() -> redis.Redis:
+    """Redis client on the namespace's broker database: where tasks leave evidence of their runs."""
+    return redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_connect_timeout=2, socket_timeout=5)
+
+
+@shared_task
+def add(x, y):
+    return x + y
+
+
+@shared_task
+def mul(x, y):
+    return x * y
+
+
+@shared_task
+def tsum(numbers):
+    """Sum of a list: the callback of a chord receives the results of its group."""
+    return sum(numbers)
+
+
+@shared_task
+def describe(value):
+    """How an argument arrived in the worker, after its trip through the JSON serializer."""
+    return {"type": type(value).__name__, "repr": repr(value)}
+
+
+@shared_task(bind=True)
+def io_job(self, seconds):
+    """An I/O-bound job (the sleep stands for a network call); says who ran it and when."""
+    started = time.time()
+    time.sleep(seconds)
+    return {"worker": self.request.hostname, "pid": os.getpid(), "started": started, "finished": time.time()}
+
+
+@shared_task
+def nap(seconds):
+    time.sleep(seconds)
+    return seconds
+
+
+@shared_task(track_started=True)
+def tracked_nap(seconds):
+    """Like nap, but the worker reports STARTED when it begins (off by default)."""
+    time.sleep(seconds)
+    return seconds
+
+
+@shared_task(bind=True, max_retries=5)
+def flaky_call(self, key, failures):
+    """Fails `failures` times (a remote service down), retrying with exponential backoff."""
+    ledger().rpush(f"attempts:{key}", time.time())
+    if self.request.retries < failures:
+        countdown = BACKOFF_BASE_SECONDS * 2**self.request.retries
+        raise self.retry(exc=ConnectionError("remote service unavailable"), countdown=countdown)
+    return f"succeeded on attempt {self.request.retries + 1}"
+
+
+@shared_task
+def careful_job(seconds):
+    """Sleeps, but stops cleanly when the soft time limit interrupts it."""
+    try:
+        time.sleep(seconds)
+    except SoftTimeLimitExceeded:
+        return "interrupted by the soft time limit, cleaned up"
+    return "finished"
+
+
+@shared_task(bind=True)
+def progress_job(self, steps, step_seconds):
+    """A long job reporting how far it got through a custom PROGRESS state."""
+    for done in range(steps):
+        self.update_state(state="PROGRESS", meta={"done": done, "total": steps})
+        time.sleep(step_seconds)
+    return {"done": steps, "total": steps}
+
+
+@shared_task
+def welcome_user(user_id):
+    """Looks the user up by id: fails if the row is not committed yet when the task runs."""
+    return User.objects.get(pk=user_id).email
+
+
+@shared_task
+def credit_once(payment_id, amount):
+    """Idempotent: a second delivery of the same payment changes nothing."""
+    store = ledger()
+    if not store.set(f"credited:{payment_id}", amount, nx=True, ex=3600):
+        return "already credited"
+    store.incrby("balance", amount)
+    return "credited"
