@@ -81,6 +81,9 @@ DATABASES = {
     "default": {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": VAR_DIR / "db" / f"{NAMESPACE}.sqlite3",
+        # The kernel, workers and beat all write here: take the write lock up front and wait
+        # for it, instead of failing with "database is locked".
+        "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 20},
     }
 }
 
