@@ -304,7 +304,9 @@ def stop(names: list[str] | None = None) -> list[str]:
     """Stop what this launcher started (all, or `names`); return the names stopped."""
     state = _state()
     names = [
-        name for name in (names or ["redis", "memcached"]) if name in state or state.get("mode") == "docker"
+        name
+        for name in (["redis", "memcached"] if names is None else names)
+        if name in state or state.get("mode") == "docker"
     ]
     if not names:
         return []

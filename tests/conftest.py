@@ -9,20 +9,24 @@ import os
 import pytest
 
 from cqlab import lab as lab_module
-from cqlab import processes
+from cqlab import processes, services
 
 _session_lab: lab_module.Lab | None = None
+_started_services: list[str] = []
 
 
 def pytest_configure(config):
     """Services up, Django set up on the tests namespace (its own Redis DB and SQLite file)."""
     global _session_lab
+    _started_services.extend(services.up())
     _session_lab = lab_module.setup(os.environ.get("LAB_TEST_NAMESPACE", "tests"))
 
 
 def pytest_unconfigure(config):
+    """Clean the namespace; stop the services if this pytest run started them."""
     if _session_lab is not None:
         _session_lab.cleanup()
+    services.stop(_started_services)
 
 
 @pytest.fixture(scope="session")
