@@ -459,6 +459,26 @@ def delay_with_broker_down(port: int = PORTS["broker_down"]) -> BrokerDownResult
         return BrokerDownResult(error, time.perf_counter() - started)
 
 
+def delay_with_broker_hung(port: int = PORTS["broker_down"]) -> BrokerDownResult:
+    """`.delay()` when Redis accepts connections but never answers (SIGSTOP: a hung server).
+
+    The connect succeeds (the kernel queues it), so only the sandbox's `socket_timeout`
+    bounds the wait: without it the call blocks forever.
+    """
+    with ThrowawayRedis(port) as server, Producer(redis_url(server)) as sender:
+        hung = psutil.Process(server.process.pid).children()[0]  # redis-server, under its reaper
+        hung.suspend()
+        started = time.perf_counter()
+        try:
+            sender.send("faults.tasks.record", [new_run("broker-hung")])
+            error = ""
+        except Exception as exc:  # the class is what we want to show
+            error = f"{type(exc).__module__}.{type(exc).__name__}"
+        finally:
+            hung.resume()
+        return BrokerDownResult(error, time.perf_counter() - started)
+
+
 @dataclass(frozen=True)
 class WaitingWorkerResult:
     retries_logged: int  # "Cannot connect ... Trying again" lines while the broker was down

@@ -118,6 +118,12 @@ def test_delay_with_broker_down_fails_fast_with_a_clear_error(lab):
     assert result.seconds < 5
 
 
+def test_delay_with_a_hung_broker_fails_instead_of_hanging(lab):
+    result = faults.delay_with_broker_hung()
+    assert result.error == "kombu.exceptions.OperationalError"
+    assert result.seconds < 20  # publish retries x the 2 s socket timeout; forever without it
+
+
 def test_worker_started_with_broker_down_connects_when_it_returns(lab):
     result = faults.worker_waits_for_broker(lab)
     assert result.retries_logged >= 1

@@ -161,9 +161,12 @@ CELERY_RESULT_SERIALIZER = "json"
 CELERY_RESULT_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# Fail fast instead of hanging when the broker is down (see notebook 05).
+# Fail fast instead of hanging when Redis is down (connect timeout) or hung (socket timeout):
+# without a socket timeout, .delay() waits forever on a Redis that accepts but never answers.
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
-CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2}
+CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 2}
+CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = 2
+CELERY_REDIS_SOCKET_TIMEOUT = 2
 CELERY_BEAT_SCHEDULE = {
     "daily-task": {
         "task": "reports.tasks.daily_task",
