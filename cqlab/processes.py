@@ -14,6 +14,8 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
+
 from cqlab.config import LOG_DIR, RUN_DIR
 from cqlab.errors import LabError
 from sandbox.env import REPO_ROOT
@@ -172,10 +174,10 @@ atexit.register(stop_all)
 
 def leftovers() -> list[str]:
     """`pid command` of every process still running that this checkout's lab started."""
-    listing = subprocess.run(["ps", "-eo", "pid=,args="], capture_output=True, text=True).stdout
-    # Every bound process runs under this checkout's `python -m cqlab.reaper`.
-    return [
-        line.strip()
-        for line in listing.splitlines()
-        if str(REPO_ROOT) in line and ("cqlab.reaper" in line or " celery " in line)
-    ]
+    found = []
+    for process in psutil.process_iter(["pid", "cmdline"]):
+        command = " ".join(process.info["cmdline"] or [])
+        # Every bound process runs under this checkout's `python -m cqlab.reaper`.
+        if str(REPO_ROOT) in command and ("cqlab.reaper" in command or " celery " in command):
+            found.append(f"{process.info['pid']} {command}")
+    return found

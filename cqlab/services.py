@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
 import redis
 from pymemcache.client.base import Client as MemcacheClient
 from redis.backoff import NoBackoff
@@ -343,8 +344,11 @@ def _terminate(pid: int, timeout: float = 5.0) -> None:
 
 
 def _runs_a_server(pid: int) -> bool:
-    result = subprocess.run(["ps", "-p", str(pid), "-o", "comm="], capture_output=True, text=True)
-    return any(name in result.stdout for name in ("redis-server", "memcached"))
+    try:
+        name = psutil.Process(pid).name()
+    except psutil.Error:  # gone, or not ours to look at
+        return False
+    return name.startswith(("redis-server", "memcached"))
 
 
 def _reap(pid: int) -> None:
