@@ -446,17 +446,21 @@ class BrokerDownResult:
     seconds: float  # how long it took to raise
 
 
+def _time_a_send(sender: "Producer", run_name: str) -> BrokerDownResult:
+    started = time.perf_counter()
+    try:
+        sender.send("faults.tasks.record", [new_run(run_name)])
+        error = ""
+    except Exception as exc:  # the class is what we want to show
+        error = f"{type(exc).__module__}.{type(exc).__name__}"
+    return BrokerDownResult(error, time.perf_counter() - started)
+
+
 def delay_with_broker_down(port: int = PORTS["broker_down"]) -> BrokerDownResult:
     """`.delay()` when nothing listens on the broker's port (a crashed or stopped Redis)."""
     server = ThrowawayRedis(port)  # never started: only its URL and password are used
     with Producer(redis_url(server)) as sender:
-        started = time.perf_counter()
-        try:
-            sender.send("faults.tasks.record", [new_run("broker-down")])
-            error = ""
-        except Exception as exc:  # the class is what we want to show
-            error = f"{type(exc).__module__}.{type(exc).__name__}"
-        return BrokerDownResult(error, time.perf_counter() - started)
+        return _time_a_send(sender, "broker-down")
 
 
 def delay_with_broker_hung(port: int = PORTS["broker_down"]) -> BrokerDownResult:
@@ -468,15 +472,10 @@ def delay_with_broker_hung(port: int = PORTS["broker_down"]) -> BrokerDownResult
     with ThrowawayRedis(port) as server, Producer(redis_url(server)) as sender:
         hung = psutil.Process(server.process.pid).children()[0]  # redis-server, under its reaper
         hung.suspend()
-        started = time.perf_counter()
         try:
-            sender.send("faults.tasks.record", [new_run("broker-hung")])
-            error = ""
-        except Exception as exc:  # the class is what we want to show
-            error = f"{type(exc).__module__}.{type(exc).__name__}"
+            return _time_a_send(sender, "broker-hung")
         finally:
             hung.resume()
-        return BrokerDownResult(error, time.perf_counter() - started)
 
 
 @dataclass(frozen=True)
