@@ -2,13 +2,12 @@
 
 import importlib.metadata
 import re
-import socket
 import sys
 
 import redis
 
 from cqlab.config import LabConfig
-from cqlab.services import anonymous_redis
+from cqlab.services import anonymous_redis, memcached_text
 from sandbox.env import REPO_ROOT
 
 CORE_PACKAGES = [
@@ -64,9 +63,5 @@ def memcached_settings(address: tuple[str, int] | None = None) -> dict[str, str]
     if address is None:
         config = LabConfig.from_env()
         address = (config.memcached_host, config.memcached_port)
-    with socket.create_connection(address, timeout=2) as sock:
-        sock.sendall(b"stats settings\r\n")
-        reply = b""
-        while not reply.endswith(b"END\r\n"):
-            reply += sock.recv(65536)
-    return dict(line.split()[1:3] for line in reply.decode().splitlines() if line.startswith("STAT "))
+    reply = memcached_text(address, b"stats settings")
+    return dict(line.split()[1:3] for line in reply.splitlines() if line.startswith("STAT "))

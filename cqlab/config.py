@@ -63,6 +63,11 @@ class LabConfig:
     memcached_port: int
     redis_password: str = field(repr=False)
 
+    def redis_url(self, db: int = 0, port: int | None = None, password: bool = True) -> str:
+        """redis:// URL of the lab's Redis (or of another `port`), password included: never print it."""
+        secret = f":{self.redis_password}@" if password else ""
+        return f"redis://{secret}{self.redis_host}:{port or self.redis_port}/{db}"
+
     @classmethod
     def from_env(cls) -> "LabConfig":
         """Read the environment (and `.env`, creating its secrets if missing); validate it."""

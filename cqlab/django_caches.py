@@ -125,16 +125,11 @@ def hashed_key(key: str, key_prefix: str, version: int) -> str:
 
 
 # --- throw-away servers behind a Django cache --------------------------------------------------
-def redis_location(server: ThrowawayRedis, db: int = 0) -> str:
-    """redis:// URL of a throw-away server, with the lab's password: never print it."""
-    return f"redis://:{server.config.redis_password}@{HOST}:{server.port}/{db}"
-
-
 def django_redis_config(server: ThrowawayRedis, **options) -> dict:
     """A CACHES entry for django-redis on a throw-away server; `options` go into OPTIONS."""
     return {
         "BACKEND": "django_redis.cache.RedisCache",
-        "LOCATION": redis_location(server),
+        "LOCATION": server.url(),
         "KEY_PREFIX": "nb02",
         # Fail within a second when the server is down, instead of hanging a request.
         "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 1, **options},
@@ -153,7 +148,7 @@ def builtin_redis_config(server: ThrowawayRedis) -> dict:
     """The same server behind Django's built-in backend (options go to redis-py's pool)."""
     return {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
-        "LOCATION": redis_location(server),
+        "LOCATION": server.url(),
         "KEY_PREFIX": "nb02",
         "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
     }
@@ -177,7 +172,7 @@ def start_primary_and_replica(primary_port: int, replica_port: int, timeout: flo
 
 def builtin_redis_replicated_config(primary: ThrowawayRedis, replica: ThrowawayRedis) -> dict:
     """Django's built-in backend with a replica: writes go to the first LOCATION, reads to the others."""
-    return {**builtin_redis_config(primary), "LOCATION": [redis_location(primary), redis_location(replica)]}
+    return {**builtin_redis_config(primary), "LOCATION": [primary.url(), replica.url()]}
 
 
 def cache_for(server: ThrowawayRedis | ThrowawayMemcached):

@@ -30,6 +30,7 @@ from redis.retry import Retry
 from cqlab.config import LOG_DIR, VAR_DIR
 from cqlab.processes import BoundProcess, celery_command, start_worker
 from cqlab.processes import start_beat as start_beat_process
+from cqlab.services import port_open
 from cqlab.throwaway import HOST, ThrowawayMemcached, ThrowawayRedis
 from faults.tasks import counts
 
@@ -112,14 +113,6 @@ def outside_addresses() -> list[str]:
     )
 
 
-def reachable(host: str, port: int) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
 @dataclass(frozen=True)
 class SecurityReport:
     no_password: str  # Redis's answer to a command without AUTH
@@ -140,7 +133,7 @@ def security_defaults(lab) -> SecurityReport:
         f"{address}:{port}"
         for address in outside_addresses()
         for port in (config.redis_port, config.memcached_port)
-        if reachable(address, port)
+        if port_open(address, port, timeout=1)
     ]
     return SecurityReport(
         no_password=no_password.split()[0].lstrip("-"),
@@ -262,14 +255,8 @@ class Producer:
 
 def broker_env(server: ThrowawayRedis, db: int = 0) -> dict[str, str]:
     """Environment pointing a worker's broker and result backend at a throw-away Redis."""
-    url = redis_url(server, db)
+    url = server.url(db)
     return {"CELERY_BROKER_URL": url, "CELERY_RESULT_BACKEND": url}
-
-
-def redis_url(server: ThrowawayRedis, db: int = 0) -> str:
-    """The server's URL, password included: pass it on, never print it."""
-    password = f":{server.config.redis_password}@" if server.password else ""
-    return f"redis://{password}{HOST}:{server.port}/{db}"
 
 
 def worker_config(**options) -> tuple[str, ...]:
@@ -412,8 +399,8 @@ def cache_down(tolerate_outage: bool) -> list[CacheDownResult]:
     redis_server = ThrowawayRedis(PORTS["cache_down"])
     memcached_server = ThrowawayMemcached(PORTS["memcached_down"])
     locations = {
-        "django-redis": redis_url(redis_server),
-        "Django RedisCache": redis_url(redis_server),
+        "django-redis": redis_server.url(),
+        "Django RedisCache": redis_server.url(),
         "PyMemcacheCache": f"{HOST}:{memcached_server.port}",
     }
     with redis_server, memcached_server:
@@ -459,7 +446,7 @@ def _time_a_send(sender: "Producer", run_name: str) -> BrokerDownResult:
 def delay_with_broker_down(port: int = PORTS["broker_down"]) -> BrokerDownResult:
     """`.delay()` when nothing listens on the broker's port (a crashed or stopped Redis)."""
     server = ThrowawayRedis(port)  # never started: only its URL and password are used
-    with Producer(redis_url(server)) as sender:
+    with Producer(server.url()) as sender:
         return _time_a_send(sender, "broker-down")
 
 
@@ -469,7 +456,7 @@ def delay_with_broker_hung(port: int = PORTS["broker_down"]) -> BrokerDownResult
     The connect succeeds (the kernel queues it), so only the sandbox's `socket_timeout`
     bounds the wait: without it the call blocks forever.
     """
-    with ThrowawayRedis(port) as server, Producer(redis_url(server)) as sender:
+    with ThrowawayRedis(port) as server, Producer(server.url()) as sender:
         hung = psutil.Process(server.process.pid).children()[0]  # redis-server, under its reaper
         hung.suspend()
         try:
@@ -498,7 +485,7 @@ def worker_waits_for_broker(lab) -> WaitingWorkerResult:
             worker.wait_for_log(r"Cannot connect to redis", 20)
             server.start()
             worker.wait_for_log(r"ready\.", 20)
-            with Producer(redis_url(server)) as sender:
+            with Producer(server.url()) as sender:
                 result = sender.send("faults.tasks.record", [new_run("waiting-worker")])
                 result.get(timeout=10)
                 state = result.state
@@ -575,7 +562,7 @@ def worker_stopped(lab, signal_name: str, acks_late: bool, guarded: bool = False
     """Stop (SIGTERM) or kill (SIGKILL) the worker during a charge; a second worker takes over."""
     run = new_run(f"worker-{signal_name}")
     task = CHARGE_TASKS["acks_late" if acks_late else "none"]
-    with ThrowawayRedis(PORTS["redelivery"]) as server, Producer(redis_url(server)) as sender:
+    with ThrowawayRedis(PORTS["redelivery"]) as server, Producer(server.url()) as sender:
         # Killed: prefork, as in production (the solo pool acks even "early" messages only after
         # the task). Stopped: solo, which stops sooner and finishes its task just the same.
         first = broker_worker("first", server, pool="prefork" if signal_name == "SIGKILL" else "solo")
@@ -609,7 +596,7 @@ def redis_killed(lab, persistent: bool, tasks: int = 20) -> Outcome:
     run = new_run("aof" if persistent else "no-persistence")
     runs = [f"{run}.{n}" for n in range(tasks)]
     with ThrowawayRedis(PORTS["durability"], persistent=persistent) as server:
-        with Producer(redis_url(server)) as sender:
+        with Producer(server.url()) as sender:
             for each in runs:
                 sender.send("faults.tasks.record", [each])
         cache = server.client(db=1)
@@ -665,7 +652,7 @@ def maxmemory(policy: str, tasks: int = 50, writes: int = 900) -> MaxmemoryResul
     """A 2 MB Redis holding queued tasks, then filled with cache writes: evict or refuse?"""
     conf = ("maxmemory 2mb", f"maxmemory-policy {policy}")
     with ThrowawayRedis(PORTS["maxmemory"], extra_conf=conf) as server:
-        with Producer(redis_url(server)) as sender:
+        with Producer(server.url()) as sender:
             for _ in range(tasks):
                 sender.send("faults.tasks.record", [new_run("maxmemory")])
         client = server.client()
@@ -673,7 +660,7 @@ def maxmemory(policy: str, tasks: int = 50, writes: int = 900) -> MaxmemoryResul
         tasks_left = client.llen("celery")
         fill(client, "small", 100, 200)  # top up: full to the last bytes, whatever the buffers hold
         delay_error = ""
-        with Producer(redis_url(server)) as sender:
+        with Producer(server.url()) as sender:
             try:
                 sender.send("faults.tasks.record", [new_run("maxmemory")])
             except Exception as exc:  # the class and Redis's reason are what we want to show
@@ -805,12 +792,12 @@ def redis_restarted(lab) -> RestartResult:
     """Restart the broker (graceful stop, start) while a worker is connected; send a task."""
     run = new_run("restart")
     with ThrowawayRedis(PORTS["restart"]) as server, broker_worker("reconnecting", server) as worker:
-        with Producer(redis_url(server)) as sender:
+        with Producer(server.url()) as sender:
             before = sender.send("faults.tasks.record", [f"{run}.before"])
             before.get(timeout=10)
         server.restart()
         started = time.perf_counter()
-        with Producer(redis_url(server)) as sender:
+        with Producer(server.url()) as sender:
             after = sender.send("faults.tasks.record", [f"{run}.after"])
             after.get(timeout=30)
             seconds = time.perf_counter() - started
@@ -848,7 +835,7 @@ def cache_poisoning(lab, variant: str) -> PoisoningResult:
     MARKER_DIR.mkdir(parents=True, exist_ok=True)
     marker = MARKER_DIR / f"{lab.namespace}-{new_run('poisoning')}"
     with ThrowawayRedis(PORTS["poisoning"], password=has_password) as server:
-        cache = import_string(backend)(redis_url(server), {"KEY_PREFIX": "shop", "OPTIONS": options})
+        cache = import_string(backend)(server.url(), {"KEY_PREFIX": "shop", "OPTIONS": options})
         cache.set("greeting", "hello")
         attacker = redis.Redis(
             host=HOST, port=server.port, protocol=2, socket_connect_timeout=2, retry=Retry(NoBackoff(), 0)
@@ -873,7 +860,7 @@ def long_countdown(lab, guarded: bool, countdown: float = 5.5) -> Outcome:
     run = new_run("countdown")
     with (
         ThrowawayRedis(PORTS["countdown"]) as server,
-        Producer(redis_url(server)) as sender,
+        Producer(server.url()) as sender,
         broker_worker("eta", server),
     ):
         sender.send("faults.tasks.record", [run, guarded], countdown=countdown)

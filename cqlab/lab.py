@@ -6,7 +6,6 @@ a key prefix, a SQLite file, a mailbox), sets up Django and prints one stable st
 
 import os
 import shutil
-import socket
 import sys
 from dataclasses import dataclass, field
 from urllib.parse import unquote
@@ -96,7 +95,7 @@ def _point_sandbox_at(name: str, config: LabConfig, db: int) -> None:
             f"This kernel is already set up for namespace {current}. Restart the kernel "
             f"(Kernel → Restart) to switch to {name}."
         )
-    url = f"redis://:{config.redis_password}@{config.redis_host}:{config.redis_port}/{db}"
+    url = config.redis_url(db)
     os.environ.update(
         SANDBOX_NAMESPACE=name,
         CELERY_BROKER_URL=url,
@@ -136,15 +135,8 @@ def _forget_memcached_keys(lab: Lab) -> None:
     (`nb03:` for raw clients, `nb03.<alias>:` for Django's cache).
     """
     address = (lab.config.memcached_host, lab.config.memcached_port)
-    with socket.create_connection(address, timeout=5) as sock:
-        sock.sendall(b"lru_crawler metadump all\r\n")
-        dump = b""
-        while not dump.endswith((b"END\r\n", b"ERROR\r\n")):
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            dump += chunk
-    keys = [unquote(field[4:]) for field in dump.decode().split() if field.startswith("key=")]
+    dump = services.memcached_text(address, b"lru_crawler metadump all")
+    keys = [unquote(field[4:]) for field in dump.split() if field.startswith("key=")]
     ours = [key for key in keys if key.startswith((lab.key_prefix, f"{lab.namespace}."))]
     if ours:
         client = MemcacheClient(address, connect_timeout=2, timeout=5)

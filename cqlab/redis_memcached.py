@@ -1,7 +1,6 @@
 """The longer pieces of notebook 01's live demos: Redis and Memcached with their raw clients."""
 
 import json
-import socket
 import threading
 import uuid
 from collections.abc import Callable
@@ -9,6 +8,7 @@ from collections.abc import Callable
 import redis
 from pymemcache.client.base import Client as MemcacheClient
 
+from cqlab.services import memcached_text
 from cqlab.throwaway import ThrowawayMemcached, ThrowawayServer
 
 KeyValueClient = redis.Redis | MemcacheClient
@@ -127,15 +127,7 @@ def fill_memcached(client: MemcacheClient, count: int, size: int) -> list[int]:
 # --- the probes behind the side-by-side table (claim C3) ---------------------------------------
 def memcached_reply(host: str, port: int, line: bytes, timeout_s: float = 2.0) -> str:
     """Send one raw text-protocol line to Memcached; return its first reply line."""
-    with socket.create_connection((host, port), timeout=timeout_s) as connection:
-        connection.sendall(line + b"\r\n")
-        reply = b""
-        while not reply.endswith(b"\r\n"):
-            chunk = connection.recv(4096)
-            if not chunk:
-                break
-            reply += chunk
-    return reply.decode().strip()
+    return memcached_text((host, port), line, ends=(b"\r\n",), timeout=timeout_s).strip()
 
 
 def _size(n_bytes: int) -> str:

@@ -128,6 +128,24 @@ def probe_memcached(config: LabConfig) -> ServiceStatus:
     return ServiceStatus("memcached", "up", address, stats[b"version"].decode(), state["mode"])
 
 
+def memcached_text(
+    address: tuple[str, int],
+    line: bytes,
+    ends: tuple[bytes, ...] = (b"END\r\n", b"ERROR\r\n"),
+    timeout: float = 5.0,
+) -> str:
+    """Send one raw text-protocol line to Memcached; read until the reply ends with one of `ends`."""
+    with socket.create_connection(address, timeout=timeout) as connection:
+        connection.sendall(line + b"\r\n")
+        reply = b""
+        while not reply.endswith(ends):
+            chunk = connection.recv(65536)
+            if not chunk:  # the server closed the connection
+                break
+            reply += chunk
+    return reply.decode()
+
+
 def status(config: LabConfig | None = None) -> list[ServiceStatus]:
     config = config or LabConfig.from_env()
     return [probe_redis(config), probe_memcached(config)]

@@ -100,6 +100,10 @@ class ThrowawayRedis(ThrowawayServer):
         conf_path.write_text(conf + "".join(f"{line}\n" for line in self.extra_conf))
         return ["redis-server", str(conf_path)]
 
+    def url(self, db: int = 0) -> str:
+        """redis:// URL of this server, password included when it has one: never print it."""
+        return self.config.redis_url(db, port=self.port, password=self.password)
+
     def client(self, **options) -> redis.Redis:
         options.setdefault("socket_connect_timeout", 2)
         options.setdefault("socket_timeout", 5)

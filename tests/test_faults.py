@@ -14,6 +14,7 @@ import pytest
 from cqlab import faults
 from cqlab.config import LabConfig
 from cqlab.errors import LabError
+from cqlab.services import port_open
 from sandbox.env import REPO_ROOT
 
 
@@ -62,7 +63,7 @@ def test_launcher_refuses_to_start_a_server_listening_beyond_loopback(lab):
     )
     assert launched.returncode == 1
     assert "would make the lab's server listen beyond this machine" in launched.stderr
-    assert not faults.reachable("127.0.0.1", 6441)
+    assert not port_open("127.0.0.1", 6441)
 
 
 # --- 8. Memcached keys and item size -------------------------------------------------------------
