@@ -18,8 +18,7 @@ lab: setup
 ## test: set everything up, then run every test, the notebooks included (strict nbval)
 test: setup
 	$(VENV)/bin/ruff check .
-	$(PY) -m cqlab run -- $(PY) -m pytest $(PYTEST_ARGS)
-	@$(PY) -m cqlab leftovers
+	$(PY) -m cqlab check -- $(PY) -m pytest $(PYTEST_ARGS)
 
 ## setup: virtualenv with the pinned packages, .env with generated secrets
 setup: $(STAMP)
@@ -41,7 +40,7 @@ status: setup
 
 ## notebooks: re-execute notebooks in place (NB=notebooks/02-django-caching.ipynb for one)
 notebooks: setup
-	$(PY) -m cqlab run -- sh scripts/execute-notebooks.sh $(NB)
+	$(PY) -m cqlab check --private -- sh scripts/execute-notebooks.sh $(NB)
 
 ## lint: ruff on the code and the notebooks
 lint: setup

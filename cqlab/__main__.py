@@ -4,16 +4,23 @@ up        start Redis and Memcached if they are not running (reuses ours)
 stop      stop only what this launcher started
 status    one line per service
 env       create .env with generated secrets if missing
-run -- CMD  services up, run CMD, then stop what was started for it
+run -- CMD  services up for CMD (shared: stopped when their last user ends)
+check [--private] -- CMD
+          run CMD, then fail if a worker, beat or server it started is left running;
+          --private: CMD gets its own Redis and Memcached on free ports (beside an open lab)
+leftovers RUN_ID   what run RUN_ID left running
 """
 
+import contextlib
+import os
 import signal
 import subprocess
 import sys
+import uuid
 
-from cqlab import processes, services
 from cqlab.config import ensure_env_file
 from cqlab.errors import LabError
+from cqlab.infra import processes, services
 
 
 def run_in_foreground(command: list[str]) -> int:
@@ -23,6 +30,12 @@ def run_in_foreground(command: list[str]) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, lambda signum, frame: child.terminate())
     return child.wait()
+
+
+def report_leftovers(run_id: str) -> int:
+    remaining = processes.leftovers(run_id)
+    print("\n".join(["left running:", *remaining]) if remaining else "no lab process left running")
+    return 1 if remaining else 0
 
 
 def main(argv: list[str]) -> int:
@@ -45,18 +58,16 @@ def main(argv: list[str]) -> int:
         for service in statuses:
             print(service.line() + (f"  ({service.detail})" if service.detail else ""))
         return 0 if all(service.state == "up" for service in statuses) else 1
-    elif command == "leftovers":
-        remaining = processes.leftovers()
-        print("\n".join(remaining) if remaining else "no lab process left running")
-        return 1 if remaining else 0
+    elif command == "leftovers" and len(argv) == 2:
+        return report_leftovers(argv[1])
     elif command == "run" and "--" in argv:
-        started = services.up()
-        try:
+        with services.shared():
             return run_in_foreground(argv[argv.index("--") + 1 :])
-        finally:
-            if started:
-                services.stop(started)
-                print(f"stopped what was started for this run: {', '.join(started)}")
+    elif command == "check" and "--" in argv:
+        run_id = os.environ[processes.RUN_ID_VARIABLE] = uuid.uuid4().hex
+        with services.private() if "--private" in argv[: argv.index("--")] else contextlib.nullcontext():
+            code = run_in_foreground(argv[argv.index("--") + 1 :])
+        return report_leftovers(run_id) or code
     else:
         print(__doc__, file=sys.stderr)
         return 2

@@ -7,11 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cqlab.errors import LabError
-from sandbox.env import ENV_FILE, REPO_ROOT, load_env_file
-
-VAR_DIR = Path(os.environ.get("SANDBOX_VAR_DIR", REPO_ROOT / "var"))
-RUN_DIR = VAR_DIR / "run"
-LOG_DIR = VAR_DIR / "log"
+from cqlab.ports import DEFAULT_HOST, DEFAULT_MEMCACHED_PORT, DEFAULT_REDIS_PORT
+from sandbox.env import ENV_FILE, load_env_file, redis_url
 
 # Generated once per checkout; never committed, never printed.
 GENERATED_SECRETS = {
@@ -42,7 +39,7 @@ def _port(name: str, default: int) -> int:
 
 
 def _loopback_host(name: str) -> str:
-    host = os.environ.get(name, "127.0.0.1")
+    host = os.environ.get(name, DEFAULT_HOST)
     try:
         loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
     except ValueError:
@@ -65,8 +62,9 @@ class LabConfig:
 
     def redis_url(self, db: int = 0, port: int | None = None, password: bool = True) -> str:
         """redis:// URL of the lab's Redis (or of another `port`), password included: never print it."""
-        secret = f":{self.redis_password}@" if password else ""
-        return f"redis://{secret}{self.redis_host}:{port or self.redis_port}/{db}"
+        return redis_url(
+            self.redis_password if password else "", self.redis_host, port or self.redis_port, db
+        )
 
     @classmethod
     def from_env(cls) -> "LabConfig":
@@ -75,8 +73,8 @@ class LabConfig:
         load_env_file()
         return cls(
             redis_host=_loopback_host("REDIS_HOST"),
-            redis_port=_port("REDIS_PORT", 6380),
+            redis_port=_port("REDIS_PORT", DEFAULT_REDIS_PORT),
             memcached_host=_loopback_host("MEMCACHED_HOST"),
-            memcached_port=_port("MEMCACHED_PORT", 11212),
+            memcached_port=_port("MEMCACHED_PORT", DEFAULT_MEMCACHED_PORT),
             redis_password=os.environ["REDIS_PASSWORD"],
         )

@@ -1,32 +1,42 @@
-"""Shared set-up: every test runs against the live services, in the `tests` namespace.
+"""Shared set-up: every test runs against live servers of its own, in the `tests` namespace.
 
+Each pytest process (each xdist worker, when run with `-n`) starts a private Redis and Memcached
+on free ports (`services.private`), so a test run never touches an open lab's servers, keys or
+workers, and two workers never see each other's. The notebooks nbval runs inherit them.
 The lab is set up when pytest starts (before test modules are imported), so tests can import
 the sandbox's models at module level, as Django code usually does.
 """
 
-import os
+import contextlib
 
 import pytest
 
-from cqlab import lab as lab_module
-from cqlab import processes, services
+from cqlab.infra import processes, services
+from cqlab.notebook import lab as lab_module
 
 _session_lab: lab_module.Lab | None = None
-_started_services: list[str] = []
+_servers = contextlib.ExitStack()
+
+
+def _is_xdist_controller(config) -> bool:
+    """The process that hands tests to xdist workers runs none itself: it needs no servers."""
+    return not hasattr(config, "workerinput") and bool(getattr(config.option, "numprocesses", None))
 
 
 def pytest_configure(config):
-    """Services up, Django set up on the tests namespace (its own Redis DB and SQLite file)."""
+    """Private servers up, Django set up on the tests namespace (its own Redis DB and SQLite file)."""
     global _session_lab
-    _started_services.extend(services.up())
-    _session_lab = lab_module.setup(os.environ.get("LAB_TEST_NAMESPACE", "tests"))
+    if _is_xdist_controller(config):
+        return
+    _servers.enter_context(services.private())
+    _session_lab = lab_module.setup("tests")
 
 
 def pytest_unconfigure(config):
-    """Clean the namespace; stop the services if this pytest run started them."""
+    """Clean the namespace, stop the private servers."""
     if _session_lab is not None:
         _session_lab.cleanup()
-    services.stop(_started_services)
+    _servers.close()
 
 
 @pytest.fixture(scope="session")

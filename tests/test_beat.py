@@ -8,7 +8,7 @@ from itertools import pairwise
 
 import pytest
 
-from cqlab import beat
+from cqlab.lessons import beat
 
 UTC = dt.timezone.utc
 NOW = dt.datetime(2026, 11, 29, 15, 0, tzinfo=UTC)
@@ -63,7 +63,7 @@ def test_missed_midnights_make_one_run_due_now():
 
 def test_clock_wrapper_rejects_a_time_without_offset():
     completed = subprocess.run(
-        [sys.executable, "-m", "cqlab.beat", "--at", "2026-12-31T23:59:56", "--", "beat"],
+        [sys.executable, "-m", "cqlab.lessons.beat", "--at", "2026-12-31T23:59:56", "--", "beat"],
         capture_output=True,
         text=True,
         timeout=30,

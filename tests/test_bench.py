@@ -1,4 +1,4 @@
-"""The benchmark helper of notebook 01 (`cqlab.bench`), against the live Redis and Memcached."""
+"""The benchmark helper of notebook 01 (`cqlab.lessons.bench`), against the live Redis and Memcached."""
 
 import shutil
 import subprocess
@@ -6,8 +6,8 @@ import sys
 
 import pytest
 
-from cqlab import bench
-from cqlab.timing import Timing
+from cqlab.lessons import bench
+from cqlab.notebook.timing import Timing
 
 BENCHMARK_PORT = 6407  # throw-away Redis for redis-benchmark; the notebook uses 6409
 REDIS_BENCHMARK_CSV = """\
@@ -100,7 +100,7 @@ def test_plot_draws_one_bar_per_operation(lab):
 
 def test_headless_run_prints_table_and_ratios_without_secrets(lab):
     result = subprocess.run(
-        [sys.executable, "-m", "cqlab.bench", "--n", "200", "--rounds", "1"]
+        [sys.executable, "-m", "cqlab.lessons.bench", "--n", "200", "--rounds", "1"]
         + ["--namespace", lab.namespace]
         + ["--benchmark-port", str(BENCHMARK_PORT)],
         capture_output=True,
@@ -115,7 +115,7 @@ def test_headless_run_prints_table_and_ratios_without_secrets(lab):
 
 def test_headless_run_refuses_an_unknown_namespace():
     result = subprocess.run(
-        [sys.executable, "-m", "cqlab.bench", "--namespace", "nope"],
+        [sys.executable, "-m", "cqlab.lessons.bench", "--namespace", "nope"],
         capture_output=True,
         text=True,
         timeout=30,

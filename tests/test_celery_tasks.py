@@ -12,7 +12,8 @@ from django.contrib.auth.models import User
 from django.test import Client
 from kombu.exceptions import EncodeError
 
-from cqlab import processes, queues
+from cqlab.infra import processes
+from cqlab.lessons import queues
 from demos import tasks
 from demos.signup import signup_on_commit, signup_racy
 from sandbox.celery import app as celery_app
@@ -175,7 +176,7 @@ def test_killing_the_kernel_stops_the_worker_it_started(lab):
     try:
         # Same call as the notebook's `lab.start_worker`; the kernel inherits this lab's environment.
         reply = client.execute_interactive(
-            "from cqlab import processes\n"
+            "from cqlab.infra import processes\n"
             "worker = processes.start_worker('kernel-kill-check', pool='solo')\n"
             "print(worker.pid)",
             timeout=60,

@@ -11,8 +11,8 @@ from django.core.cache import caches
 from django.test import Client
 
 from catalog.models import Product
-from cqlab import django_caches
-from cqlab.throwaway import ThrowawayRedis
+from cqlab.infra.throwaway import ThrowawayRedis
+from cqlab.lessons import django_caches
 
 CACHED_PAGES = ["/products/cached/", "/products/page-cached/", "/products/fragment-cached/"]
 THROWAWAY_REDIS_PORT = 6416  # notebook 02's range is 6411-6419; the notebook itself uses 6411-6412

@@ -11,10 +11,10 @@ import time
 
 import pytest
 
-from cqlab import faults
 from cqlab.config import LabConfig
 from cqlab.errors import LabError
-from cqlab.services import port_open
+from cqlab.infra.services import port_open
+from cqlab.lessons import faults
 from sandbox.env import REPO_ROOT
 
 

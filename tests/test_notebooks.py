@@ -55,7 +55,7 @@ def test_no_secret_in_any_output(path):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.name)
 def test_starts_with_the_lab_setup_and_ends_with_cleanup(path):
     cells = code_cells(load(path))
-    assert "cqlab.lab.setup(" in "".join(cells[0]["source"])
+    assert "lab = setup(" in "".join(cells[0]["source"])
     assert "cleanup()" in "".join(cells[-1]["source"])
 
 

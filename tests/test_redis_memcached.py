@@ -1,9 +1,9 @@
-"""Notebook 01's demo helpers (`cqlab.redis_memcached`), against live and throw-away servers."""
+"""Notebook 01's demo helpers (`cqlab.lessons.redis_memcached`), against live and throw-away servers."""
 
 import pytest
 
-from cqlab import redis_memcached
-from cqlab.throwaway import ThrowawayMemcached, ThrowawayRedis
+from cqlab.infra.throwaway import ThrowawayMemcached, ThrowawayRedis
+from cqlab.lessons import redis_memcached
 
 # Throw-away ports of notebook 01's range that the notebook itself does not use.
 REDIS_PORTS = (6404, 6405)

@@ -9,10 +9,10 @@ import time
 import psutil
 import pytest
 
-from cqlab import services
-from cqlab.checks import memcached_settings
 from cqlab.errors import LabError
-from cqlab.throwaway import ThrowawayRedis
+from cqlab.infra import services
+from cqlab.infra.throwaway import ThrowawayRedis
+from cqlab.lessons.checks import memcached_settings
 
 REDIS_PORT, MEMCACHED_PORT, FOREIGN_PORT = 6490, 11490, 6491
 

@@ -11,13 +11,18 @@ from pathlib import Path
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
-from sandbox.env import REPO_ROOT, load_env_file
+from sandbox.env import (
+    DEFAULT_HOST,
+    DEFAULT_MEMCACHED_PORT,
+    DEFAULT_REDIS_PORT,
+    VAR_DIR,
+    load_env_file,
+    redis_url,
+)
 
 load_env_file()
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-# Everything the sandbox writes (SQLite, file cache, emails) lives in the git-ignored var/.
-VAR_DIR = Path(os.environ.get("SANDBOX_VAR_DIR", REPO_ROOT / "var"))
 # A notebook or the test suite gets its own namespace: its own database, cache prefix and mailbox.
 NAMESPACE = os.environ.get("SANDBOX_NAMESPACE", "lab")
 
@@ -95,19 +100,19 @@ USE_TZ = True
 STATIC_URL = "static/"
 
 # --- Services: all on loopback by default --------------------------------------------------
-REDIS_HOST = os.environ.get("REDIS_HOST", "127.0.0.1")
-REDIS_PORT = int(os.environ.get("REDIS_PORT", "6380"))
+REDIS_HOST = os.environ.get("REDIS_HOST", DEFAULT_HOST)
+REDIS_PORT = int(os.environ.get("REDIS_PORT", DEFAULT_REDIS_PORT))
 REDIS_PASSWORD = required_env("REDIS_PASSWORD")
-MEMCACHED_HOST = os.environ.get("MEMCACHED_HOST", "127.0.0.1")
-MEMCACHED_PORT = int(os.environ.get("MEMCACHED_PORT", "11212"))
+MEMCACHED_HOST = os.environ.get("MEMCACHED_HOST", DEFAULT_HOST)
+MEMCACHED_PORT = int(os.environ.get("MEMCACHED_PORT", DEFAULT_MEMCACHED_PORT))
 
 
-def redis_url(db: int) -> str:
-    return f"redis://:{REDIS_PASSWORD}@{REDIS_HOST}:{REDIS_PORT}/{db}"
+def lab_redis(db: int) -> str:
+    return redis_url(REDIS_PASSWORD, REDIS_HOST, REDIS_PORT, db)
 
 
 # --- Caches: one alias per backend, so they can be compared side by side --------------------
-REDIS_CACHE_URL = os.environ.get("REDIS_CACHE_URL", redis_url(2))
+REDIS_CACHE_URL = os.environ.get("REDIS_CACHE_URL", lab_redis(2))
 
 CACHE_ALIASES = {
     "locmem": {
@@ -116,7 +121,7 @@ CACHE_ALIASES = {
     },
     "file": {
         "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
-        "LOCATION": VAR_DIR / "django_cache" / NAMESPACE,
+        "LOCATION": VAR_DIR / "django_cache" / NAMESPACE,  # cqlab.paths.PER_NAMESPACE_DIRS
     },
     # Django's built-in backend (Django 4.0+).
     "redis": {
@@ -153,8 +158,8 @@ DEFAULT_FROM_EMAIL = "welcome@sandbox.example"
 SANDBOX_SMTP_DELAY = float(os.environ.get("SANDBOX_SMTP_DELAY", "0.5"))
 
 # --- Celery: read by sandbox/celery.py through the CELERY_ namespace -------------------------
-CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", redis_url(0))
-CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND", redis_url(1))
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", lab_redis(0))
+CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND", lab_redis(1))
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"

@@ -1,6 +1,6 @@
 """Run a command bound to the life of a parent process.
 
-    python -m cqlab.reaper PARENT_PID GRACE_SECONDS -- command ...
+    python -m cqlab.infra.reaper PARENT_PID GRACE_SECONDS -- command ...
 
 The command runs in this process's group. When the parent dies (even by SIGKILL: we are
 re-parented) or this process gets SIGTERM/SIGINT, the command gets SIGTERM, then after

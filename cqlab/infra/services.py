@@ -24,11 +24,12 @@ from pymemcache.client.base import Client as MemcacheClient
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from cqlab.config import LOG_DIR, RUN_DIR, VAR_DIR, LabConfig
+from cqlab.config import LabConfig
 from cqlab.errors import LabError
-from sandbox.env import REPO_ROOT
+from cqlab.paths import LOG_DIR, REPO_ROOT, RUN_DIR, VAR_DIR
+from cqlab.ports import free_port
+from cqlab.waiting import wait_until
 
-STATE_FILE = RUN_DIR / "services.json"
 READY_TIMEOUT = 10.0  # seconds a freshly started server gets to answer
 PACKAGES = {
     "apt": {"redis-server": "redis-server", "memcached": "memcached"},
@@ -101,7 +102,7 @@ def probe_redis(config: LabConfig) -> ServiceStatus:
         )
     except redis.RedisError:
         return ServiceStatus("redis", "foreign", address, detail="something that is not Redis listens there")
-    return ServiceStatus("redis", "up", address, version, _state().get("mode", "external"))
+    return ServiceStatus("redis", "up", address, version, _state(config).get("mode", "external"))
 
 
 def probe_memcached(config: LabConfig) -> ServiceStatus:
@@ -116,7 +117,7 @@ def probe_memcached(config: LabConfig) -> ServiceStatus:
         return ServiceStatus(
             "memcached", "foreign", address, detail="something that is not Memcached listens there"
         )
-    state = _state()
+    state = _state(config)
     ours = state.get("mode") == "docker" or state.get("memcached") == stats.get(b"pid")
     if not ours:
         return ServiceStatus(
@@ -151,17 +152,21 @@ def status(config: LabConfig | None = None) -> list[ServiceStatus]:
     return [probe_redis(config), probe_memcached(config)]
 
 
-# --- state of what this launcher started ------------------------------------------------------
-def _state() -> dict:
+# --- state of what this launcher started: one file per pair of ports ----------------------------
+def _state_file(config: LabConfig) -> Path:
+    return RUN_DIR / f"services-{config.redis_port}-{config.memcached_port}.json"
+
+
+def _state(config: LabConfig) -> dict:
     try:
-        return json.loads(STATE_FILE.read_text())
+        return json.loads(_state_file(config).read_text())
     except (FileNotFoundError, ValueError):
         return {}
 
 
-def _save_state(**changes) -> None:
+def _save_state(config: LabConfig, **changes) -> None:
     RUN_DIR.mkdir(parents=True, exist_ok=True)
-    STATE_FILE.write_text(json.dumps({**_state(), **changes}))
+    _state_file(config).write_text(json.dumps({**_state(config), **changes}))
 
 
 # --- starting ---------------------------------------------------------------------------------
@@ -189,8 +194,12 @@ def docker_engine_available() -> bool:
     return True
 
 
-def up(config: LabConfig | None = None) -> list[str]:
-    """Make sure Redis and Memcached answer; return the names of the services started now."""
+def up(config: LabConfig | None = None, *, bound: bool = False) -> list[str]:
+    """Make sure Redis and Memcached answer; return the names of the services started now.
+
+    `bound`: start them as processes that die with this one (a test run's private servers),
+    rather than as daemons that outlive it (the lab's shared servers).
+    """
     config = config or LabConfig.from_env()
     services = status(config)
     for service in services:
@@ -199,13 +208,14 @@ def up(config: LabConfig | None = None) -> list[str]:
     down = [service.name for service in services if service.state == "down"]
     if not down:
         return []
-    if os.environ.get("LAB_SERVICES") == "docker" or (
-        _state().get("mode") != "local" and docker_engine_available()
+    if not bound and (
+        os.environ.get("LAB_SERVICES") == "docker"
+        or (_state(config).get("mode") != "local" and docker_engine_available())
     ):
         _compose("up", "-d", "--wait", *down)
-        _save_state(mode="docker")
+        _save_state(config, mode="docker")
     else:
-        _start_local(config, down)
+        _start_local(config, down, bound)
     _wait_until_up(config, down)
     return down
 
@@ -218,19 +228,22 @@ def _compose(*args: str) -> None:
         raise LabError(f"`docker compose {' '.join(args)}` failed:\n{result.stderr.strip()[-800:]}")
 
 
-def _start_local(config: LabConfig, names: list[str]) -> None:
+def _start_local(config: LabConfig, names: list[str], bound: bool) -> None:
     binaries = {"redis": "redis-server", "memcached": "memcached"}
     install_missing([binaries[name] for name in names if not shutil.which(binaries[name])])
-    for directory in (RUN_DIR, LOG_DIR, VAR_DIR / "redis"):
+    data_dir = VAR_DIR / "redis" / str(config.redis_port)
+    for directory in (RUN_DIR, LOG_DIR, data_dir):
         directory.mkdir(parents=True, exist_ok=True)
+    spawn = _spawn_bound if bound else _spawn_daemon
     if "redis" in names:
-        conf = RUN_DIR / "redis.conf"
+        conf = RUN_DIR / f"redis-{config.redis_port}.conf"
         conf.touch(mode=0o600)  # holds the password: readable by the owner only
-        conf.write_text(redis_conf(config, data_dir=VAR_DIR / "redis"))
-        _save_state(mode="local", redis=_spawn_daemon(["redis-server", str(conf)], "redis"))
+        conf.write_text(redis_conf(config, data_dir=data_dir))
+        pid = spawn(["redis-server", str(conf)], f"redis-{config.redis_port}")
+        _save_state(config, mode="local", redis=pid)
     if "memcached" in names:
         command = memcached_command(config.memcached_host, config.memcached_port)
-        _save_state(mode="local", memcached=_spawn_daemon(command, "memcached"))
+        _save_state(config, mode="local", memcached=spawn(command, f"memcached-{config.memcached_port}"))
 
 
 def redis_conf(config: LabConfig, data_dir: Path, port: int | None = None, persistent: bool = False) -> str:
@@ -239,6 +252,7 @@ def redis_conf(config: LabConfig, data_dir: Path, port: int | None = None, persi
         f"bind {config.redis_host}",
         f"port {port or config.redis_port}",
         "protected-mode yes",
+        "databases 32",  # one per namespace (cqlab.notebook.lab.NAMESPACE_DB)
         f"requirepass {config.redis_password}",
         "daemonize no",
         f"dir {data_dir}",
@@ -257,6 +271,15 @@ def memcached_command(host: str, port: int, memory_mb: int = 64) -> list[str]:
     return command
 
 
+def _spawn_bound(command: list[str], name: str) -> int:
+    """Start a server that dies with this process (through the reaper); return the server's pid."""
+    from cqlab.infra.processes import BoundProcess
+
+    reaper = BoundProcess(name, command, LOG_DIR / f"{name}.log", grace=3.0, tracked=False)
+    children = wait_until(lambda: psutil.Process(reaper.pid).children(), 5.0, f"{name} to start")
+    return children[0].pid
+
+
 def _spawn_daemon(command: list[str], name: str) -> int:
     """Start a server detached from this process (it outlives `make services`); return its pid."""
     with open(LOG_DIR / f"{name}.log", "ab") as log:
@@ -272,17 +295,17 @@ def _spawn_daemon(command: list[str], name: str) -> int:
 
 def _wait_until_up(config: LabConfig, names: list[str]) -> None:
     probes = {"redis": probe_redis, "memcached": probe_memcached}
-    deadline = time.monotonic() + READY_TIMEOUT
     for name in names:
-        while (service := probes[name](config)).state != "up":
-            if time.monotonic() > deadline:
-                log = LOG_DIR / f"{name}.log"
-                tail = log.read_text().strip().splitlines()[-5:] if log.exists() else []
-                raise LabError(
-                    f"{name} did not answer on {service.address} within {READY_TIMEOUT:.0f} s. "
-                    f"Last lines of {log}:\n  " + "\n  ".join(tail)
-                )
-            time.sleep(0.02)
+        try:
+            wait_until(lambda name=name: probes[name](config).state == "up", READY_TIMEOUT, name)
+        except TimeoutError:
+            port = config.redis_port if name == "redis" else config.memcached_port
+            log = LOG_DIR / f"{name}-{port}.log"
+            tail = log.read_text().strip().splitlines()[-5:] if log.exists() else []
+            raise LabError(
+                f"{name} did not answer on port {port} within {READY_TIMEOUT:.0f} s. "
+                f"Last lines of {log}:\n  " + "\n  ".join(tail)
+            ) from None
 
 
 def install_missing(binaries: list[str]) -> None:
@@ -319,9 +342,10 @@ def install_missing(binaries: list[str]) -> None:
 
 
 # --- stopping ---------------------------------------------------------------------------------
-def stop(names: list[str] | None = None) -> list[str]:
+def stop(names: list[str] | None = None, config: LabConfig | None = None) -> list[str]:
     """Stop what this launcher started (all, or `names`); return the names stopped."""
-    state = _state()
+    config = config or LabConfig.from_env()
+    state = _state(config)
     names = [
         name
         for name in (["redis", "memcached"] if names is None else names)
@@ -336,11 +360,56 @@ def stop(names: list[str] | None = None) -> list[str]:
         for name in names:
             _terminate(state[name])
     remaining = {key: value for key, value in state.items() if key not in names}
-    if set(remaining) <= {"mode"}:
-        STATE_FILE.unlink(missing_ok=True)
+    if set(remaining) <= {"mode", "started_for"}:
+        _state_file(config).unlink(missing_ok=True)
     else:
-        STATE_FILE.write_text(json.dumps(remaining))
+        _state_file(config).write_text(json.dumps(remaining))
     return names
+
+
+# --- sharing: several commands use the same servers, the last one out stops them --------------
+def _leases(config: LabConfig) -> Path:
+    return RUN_DIR / f"users-{config.redis_port}-{config.memcached_port}"
+
+
+@contextlib.contextmanager
+def shared(config: LabConfig | None = None):
+    """Redis and Memcached up for the life of the block (`make lab`, `make notebooks`).
+
+    Each user holds a lease (a file named by its pid). Servers started for a block are stopped
+    when the last user's block ends, so `make test` or a second lab never pulls them from
+    under an open JupyterLab. Servers started by `make services` stay until `make stop`.
+    """
+    config = config or LabConfig.from_env()
+    if up(config):
+        _save_state(config, started_for="run")
+    leases = _leases(config)
+    leases.mkdir(parents=True, exist_ok=True)
+    lease = leases / str(os.getpid())
+    lease.touch()
+    try:
+        yield config
+    finally:
+        lease.unlink(missing_ok=True)
+        users = [path for path in leases.iterdir() if psutil.pid_exists(int(path.name))]
+        if not users and _state(config).get("started_for") == "run":
+            print(f"stopped the services (last user gone): {', '.join(stop(config=config))}")
+
+
+@contextlib.contextmanager
+def private():
+    """Own Redis and Memcached on free ports for this process and its children (a test run).
+
+    They listen on loopback with the lab's password, die with this process, and are stopped at
+    the end of the block: a test run and an open lab never see each other's keys or queues.
+    """
+    os.environ.update(REDIS_PORT=str(free_port()), MEMCACHED_PORT=str(free_port()))
+    config = LabConfig.from_env()
+    up(config, bound=True)
+    try:
+        yield config
+    finally:
+        stop(config=config)
 
 
 def _terminate(pid: int, timeout: float = 5.0) -> None:

@@ -1,6 +1,6 @@
 """Helpers of notebook 02: Django's cache backends side by side, across processes, under load.
 
-from cqlab import django_caches
+from cqlab.lessons import django_caches
 django_caches.in_fresh_process("read_everywhere", "greeting")   # what a new process sees
 results = django_caches.benchmark({alias: caches[alias] for alias in django_caches.ALIASES})
 django_caches.stampede(lambda: naive_read(...), clients=8)
@@ -25,9 +25,9 @@ from django.core.cache import caches
 from django.test import override_settings
 from django.utils.module_loading import import_string
 
-from cqlab.processes import SANDBOX_DIR
-from cqlab.throwaway import HOST, ThrowawayMemcached, ThrowawayRedis
-from cqlab.timing import Timing, time_calls
+from cqlab.infra.throwaway import HOST, ThrowawayMemcached, ThrowawayRedis
+from cqlab.notebook.timing import Timing, time_calls
+from cqlab.paths import SANDBOX_DIR
 
 # The sandbox's cache aliases (sandbox/settings.py), one per backend.
 ALIASES = ["locmem", "file", "redis", "django_redis", "memcached"]

@@ -3,7 +3,7 @@
 The shared servers stay untouched: these run on their own port, with their own data
 directory under var/throwaway/, bound to the life of the process that started them.
 
-    with ThrowawayRedis(6401, persistent=True) as server:
+    with ThrowawayRedis(persistent=True) as server:   # on a free port (cqlab.ports)
         server.client().set("k", "v")
         server.restart()            # graceful: with AOF the key survives
         server.restart(kill=True)   # SIGKILL: a crash
@@ -12,25 +12,27 @@ directory under var/throwaway/, bound to the life of the process that started th
 import os
 import shutil
 import signal
-import time
 from collections.abc import Callable
 
 import redis
 from pymemcache.client.base import Client as MemcacheClient
 
-from cqlab.config import VAR_DIR, LabConfig
-from cqlab.processes import BoundProcess
-from cqlab.services import memcached_command, port_open, redis_conf
+from cqlab.config import LabConfig
+from cqlab.infra.processes import BoundProcess
+from cqlab.infra.services import memcached_command, port_open, redis_conf
+from cqlab.paths import THROWAWAY_DIR
+from cqlab.ports import DEFAULT_HOST, free_port
+from cqlab.waiting import wait_until
 
-THROWAWAY_DIR = VAR_DIR / "throwaway"
-HOST = "127.0.0.1"
+HOST = DEFAULT_HOST
 
 
 class ThrowawayServer:
     """A server process on `port` that can be started, restarted, killed and stopped."""
 
-    def __init__(self, name: str, port: int):
-        self.name, self.port = name, port
+    def __init__(self, kind: str, port: int | None):
+        self.port = port or free_port()
+        self.name = f"{kind}-{self.port}"
         self.process: BoundProcess | None = None
 
     def command(self) -> list[str]:
@@ -64,12 +66,11 @@ class ThrowawayServer:
         return self.start()
 
     def _wait_until(self, condition: Callable[[], bool], timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while not condition():
-            if time.monotonic() > deadline:
-                log = self.process.log()[-600:] if self.process else ""
-                raise RuntimeError(f"{self.name} on port {self.port}: not ready in {timeout} s\n{log}")
-            time.sleep(0.02)
+        try:
+            wait_until(condition, timeout, f"{self.name}")
+        except TimeoutError:
+            log = self.process.log()[-600:] if self.process else ""
+            raise RuntimeError(f"{self.name} on port {self.port}: not ready in {timeout} s\n{log}") from None
 
     def __enter__(self):
         return self.start()
@@ -82,9 +83,14 @@ class ThrowawayRedis(ThrowawayServer):
     """redis-server with the lab's password (unless `password=False`), fresh data dir."""
 
     def __init__(
-        self, port: int, *, persistent: bool = False, password: bool = True, extra_conf: tuple[str, ...] = ()
+        self,
+        port: int | None = None,
+        *,
+        persistent: bool = False,
+        password: bool = True,
+        extra_conf: tuple[str, ...] = (),
     ):
-        super().__init__(f"redis-{port}", port)
+        super().__init__("redis", port)
         self.config = LabConfig.from_env()
         self.persistent, self.password, self.extra_conf = persistent, password, extra_conf
         self.data_dir = THROWAWAY_DIR / self.name
@@ -114,8 +120,8 @@ class ThrowawayRedis(ThrowawayServer):
 class ThrowawayMemcached(ThrowawayServer):
     """memcached on loopback, UDP off, with `memory_mb` of cache (small to show eviction)."""
 
-    def __init__(self, port: int, *, memory_mb: int = 64, extra_args: tuple[str, ...] = ()):
-        super().__init__(f"memcached-{port}", port)
+    def __init__(self, port: int | None = None, *, memory_mb: int = 64, extra_args: tuple[str, ...] = ()):
+        super().__init__("memcached", port)
         self.memory_mb, self.extra_args = memory_mb, extra_args
 
     def command(self) -> list[str]:

@@ -27,11 +27,11 @@ from pymemcache.exceptions import MemcacheUnexpectedCloseError
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from cqlab.config import LOG_DIR, VAR_DIR
-from cqlab.processes import BoundProcess, celery_command, start_worker
-from cqlab.processes import start_beat as start_beat_process
-from cqlab.services import port_open
-from cqlab.throwaway import HOST, ThrowawayMemcached, ThrowawayRedis
+from cqlab.infra.processes import BoundProcess, celery_command, start_worker
+from cqlab.infra.processes import start_beat as start_beat_process
+from cqlab.infra.services import port_open
+from cqlab.infra.throwaway import HOST, ThrowawayMemcached, ThrowawayRedis
+from cqlab.paths import LOG_DIR, MARKER_DIR
 from faults.tasks import counts
 
 # Throw-away ports of this notebook (other notebooks use other ranges).
@@ -47,7 +47,6 @@ PORTS = {
     "beat": 6449,
     "memcached_down": 11446,
 }
-MARKER_DIR = VAR_DIR / "markers"
 
 
 @dataclass(frozen=True)

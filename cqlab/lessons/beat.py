@@ -1,6 +1,6 @@
 """Celery Beat for notebook 04: next-run arithmetic, and beat run under a moved clock.
 
-    python -m cqlab.beat --at 2026-12-31T23:59:56+00:00 [--speed 60] [--schedule NAME] -- beat ARGS
+    python -m cqlab.lessons.beat --at 2026-12-31T23:59:56+00:00 [--speed 60] [--schedule NAME] -- beat ARGS
 
 runs `celery -A sandbox beat ARGS` in this very process with time-machine's clock moved to `--at`,
 so nobody waits a day for midnight. The clock stands still at `--at` while beat loads its schedule
@@ -21,8 +21,8 @@ from pathlib import Path
 
 from celery.schedules import crontab
 
-from cqlab import processes
-from cqlab.config import RUN_DIR
+from cqlab.infra import processes
+from cqlab.paths import RUN_DIR
 
 UTC = dt.timezone.utc
 SCHEDULER_DB = "django_celery_beat.schedulers:DatabaseScheduler"
@@ -105,7 +105,7 @@ def start_beat_at(
         *(["--scheduler", scheduler] if scheduler else []),
         *extra_args,
     ]
-    command = [sys.executable, "-m", "cqlab.beat", *clock, "--", *beat_args]
+    command = [sys.executable, "-m", "cqlab.lessons.beat", *clock, "--", *beat_args]
     return processes.start_beat(name, command=command)
 
 
@@ -228,7 +228,7 @@ def plot_timeline(schedules: dict[str, crontab], sends: list[tuple[dt.datetime, 
     return fig
 
 
-# --- The clock wrapper: python -m cqlab.beat --at ... -- beat ... ----------------------------
+# --- The clock wrapper: python -m cqlab.lessons.beat --at ... -- beat ... ----------------------------
 
 
 def _run_celery_with_clock(
@@ -263,7 +263,9 @@ def _run_celery_with_clock(
 
 
 def main(argv: list[str]) -> None:
-    parser = argparse.ArgumentParser(prog="python -m cqlab.beat", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m cqlab.lessons.beat", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument(
         "--at", required=True, help="where beat's clock starts, e.g. 2026-12-31T23:59:56+00:00"
     )

@@ -1,13 +1,13 @@
 """Redis and Memcached side by side: the same payloads, one client thread, one run.
 
-    python -m cqlab.bench               # headless: the table, the ratios, redis-benchmark's floor
-    python -m cqlab.bench --n 5000 --size 1000
+    python -m cqlab.lessons.bench               # headless: the table, the ratios, redis-benchmark's floor
+    python -m cqlab.lessons.bench --n 5000 --size 1000
 
 From code (other notebooks use these as the raw-client reference figure):
 
-    from cqlab import bench
-    bench.redis_get_timing(lab.redis(), n=2000)          # -> cqlab.timing.Timing
-    bench.memcached_get_timing(lab.memcached(), n=2000)  # -> cqlab.timing.Timing
+    from cqlab.lessons import bench
+    bench.redis_get_timing(lab.redis(), n=2000)          # -> cqlab.notebook.timing.Timing
+    bench.memcached_get_timing(lab.memcached(), n=2000)  # -> cqlab.notebook.timing.Timing
     results = bench.side_by_side(lab.redis(), lab.memcached())
 
 Like with like: pymemcache's `set` is fire-and-forget by default (`noreply=True`: it does not
@@ -24,7 +24,7 @@ from collections.abc import Callable
 import redis
 from pymemcache.client.base import Client as MemcacheClient
 
-from cqlab.timing import Timing, time_calls
+from cqlab.notebook.timing import Timing, time_calls
 
 PAYLOAD_BYTES = 100  # the value size of the reference figures
 BATCH = 100  # keys per MGET / pipeline / get_many
@@ -202,7 +202,7 @@ def redis_benchmark_reference(
     """
     if not shutil.which("redis-benchmark"):
         return {}
-    from cqlab.throwaway import ThrowawayRedis  # starts processes: imported only when needed
+    from cqlab.infra.throwaway import ThrowawayRedis  # starts processes: imported only when needed
 
     results: dict[str, Timing] = {}
     with ThrowawayRedis(port, password=False):
@@ -264,11 +264,11 @@ def plot(results: dict[str, Timing], ax=None):
 
 
 def main(argv: list[str] | None = None) -> int:
-    from cqlab import services
     from cqlab.config import LabConfig
-    from cqlab.lab import NAMESPACE_DB, Lab
+    from cqlab.infra import services
+    from cqlab.notebook.lab import NAMESPACE_DB, Lab
 
-    parser = argparse.ArgumentParser(prog="python -m cqlab.bench", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m cqlab.lessons.bench", description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=3000, help="calls per single-key operation")
     parser.add_argument("--size", type=int, default=PAYLOAD_BYTES, help="value size in bytes")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; the median is kept")

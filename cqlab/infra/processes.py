@@ -1,26 +1,27 @@
 """Celery worker and beat as real subprocesses that start, wait for readiness, and stop.
 
 Like pytest-redis's process fixtures: start → wait until ready → use → stop. Each process
-runs under `cqlab.reaper`, so it dies with the notebook kernel or pytest process that
+runs under `cqlab.infra.reaper`, so it dies with the notebook kernel or pytest process that
 started it, even when that one is killed.
 """
 
 import atexit
+import contextlib
 import os
 import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import psutil
 
-from cqlab.config import LOG_DIR, RUN_DIR
 from cqlab.errors import LabError
-from sandbox.env import REPO_ROOT
+from cqlab.paths import SANDBOX_DIR, beat_schedule, process_log
+from cqlab.waiting import wait_until
 
-SANDBOX_DIR = REPO_ROOT / "sandbox_project"
+# Set by `python -m cqlab check` for everything its command starts: `leftovers` looks for it.
+RUN_ID_VARIABLE = "LAB_RUN_ID"
 _running: list["BoundProcess"] = []
 
 
@@ -28,8 +29,16 @@ class BoundProcess:
     """A subprocess bound to this Python process's life, with its output in a log file."""
 
     def __init__(
-        self, name: str, command: list[str], log_path: Path, env: dict | None = None, grace: float = 10.0
+        self,
+        name: str,
+        command: list[str],
+        log_path: Path,
+        env: dict | None = None,
+        grace: float = 10.0,
+        tracked: bool = True,
     ):
+        """`tracked`: stopped by `stop_all` (a notebook's reset or cleanup). A test run's private
+        servers are not: they outlive each namespace reset, and still die with this process."""
         self.name = name
         self.command = command
         self.log_path = log_path
@@ -37,16 +46,18 @@ class BoundProcess:
         log_path.write_bytes(b"")
         with open(log_path, "ab") as log:
             self.popen = subprocess.Popen(
-                [sys.executable, "-m", "cqlab.reaper", str(os.getpid()), str(grace), "--", *command],
+                [sys.executable, "-m", "cqlab.infra.reaper", str(os.getpid()), str(grace), "--", *command],
                 cwd=SANDBOX_DIR,
-                env={**os.environ, **(env or {})},
+                # Unbuffered: a banner printed to stdout is in the log when the process is ready.
+                env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
         self.grace = grace
-        _running.append(self)
+        if tracked:
+            _running.append(self)
 
     @property
     def pid(self) -> int:
@@ -65,17 +76,17 @@ class BoundProcess:
 
     def wait_for_log(self, pattern: str, timeout: float = 20.0) -> str:
         """Block until a log line matches `pattern`; return it. Fails fast if the process exits."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if lines := self.log_lines(pattern):
-                return lines[-1]
-            if not self.alive():
-                break
-            time.sleep(0.05)
-        tail = "\n  ".join(self.log().strip().splitlines()[-8:])
-        state = "exited" if not self.alive() else f"gave no {pattern!r} within {timeout:.0f} s"
-        self.stop()
-        raise LabError(f"{self.name} {state}. Last lines of {self.log_path}:\n  {tail}")
+        return self.wait_for(lambda: (self.log_lines(pattern) or [None])[-1], f"no {pattern!r}", timeout)
+
+    def wait_for(self, condition, what: str, timeout: float = 20.0):
+        """Wait until `condition()` is truthy and return it; fail fast, with the log, if we exit."""
+        try:
+            return wait_until(condition, timeout, what, give_up=lambda: not self.alive())
+        except TimeoutError as error:
+            tail = "\n  ".join(self.log().strip().splitlines()[-8:])
+            state = "exited" if not self.alive() else f"gave {what} within {timeout:.0f} s"
+            self.stop()
+            raise LabError(f"{self.name} {state}. Last lines of {self.log_path}:\n  {tail}") from error
 
     def stop(self) -> None:
         """Ask politely (SIGTERM: a warm shutdown for Celery), then the reaper kills the rest."""
@@ -111,7 +122,7 @@ def start_worker(
     env: dict | None = None,
     timeout: float = 30.0,
 ) -> BoundProcess:
-    """Start `celery -A sandbox worker` and return once it logs `ready.`."""
+    """Start `celery -A sandbox worker` and return once it answers a ping (as celery.contrib.testing)."""
     command = celery_command(
         "worker",
         "-n",
@@ -128,9 +139,18 @@ def start_worker(
         *(["-Q", ",".join(queues)] if queues else []),
         *extra_args,
     )
-    worker = BoundProcess(name, command, _log_path(name), env)
-    worker.wait_for_log(r"ready\.", timeout)
+    worker = BoundProcess(name, command, process_log(name), env)
+    broker = (env or {}).get("CELERY_BROKER_URL") or os.environ["CELERY_BROKER_URL"]
+    worker.wait_for(lambda: answers_ping(f"{name}@lab", broker), "no answer to ping", timeout)
     return worker
+
+
+def answers_ping(node: str, broker_url: str) -> bool:
+    """True once the worker `node` answers a control ping through `broker_url`."""
+    from celery import current_app
+
+    with current_app.connection_for_write(broker_url) as connection:
+        return bool(current_app.control.ping(destination=[node], timeout=0.3, connection=connection))
 
 
 def start_beat(
@@ -144,8 +164,7 @@ def start_beat(
     command: list[str] | None = None,
 ) -> BoundProcess:
     """Start `celery -A sandbox beat` (or `command`) and return once it logs `Starting...`."""
-    namespace = os.environ.get("SANDBOX_NAMESPACE", "lab")
-    schedule_file = RUN_DIR / f"celerybeat-schedule-{namespace}-{name}"
+    schedule_file = beat_schedule(name)
     command = command or celery_command(
         "beat",
         f"--loglevel={loglevel}",
@@ -154,13 +173,9 @@ def start_beat(
         *(["--scheduler", scheduler] if scheduler else []),
         *extra_args,
     )
-    beat = BoundProcess(name, command, _log_path(name), env, grace=5.0)
+    beat = BoundProcess(name, command, process_log(name), env, grace=5.0)
     beat.wait_for_log(r"beat: Starting\.\.\.", timeout)
     return beat
-
-
-def _log_path(name: str) -> Path:
-    return LOG_DIR / f"{os.environ.get('SANDBOX_NAMESPACE', 'lab')}-{name}.log"
 
 
 def stop_all() -> None:
@@ -172,12 +187,21 @@ def stop_all() -> None:
 atexit.register(stop_all)
 
 
-def leftovers() -> list[str]:
-    """`pid command` of every process still running that this checkout's lab started."""
-    found = []
-    for process in psutil.process_iter(["pid", "cmdline"]):
-        command = " ".join(process.info["cmdline"] or [])
-        # Every bound process runs under this checkout's `python -m cqlab.reaper`.
-        if str(REPO_ROOT) in command and ("cqlab.reaper" in command or " celery " in command):
-            found.append(f"{process.info['pid']} {command}")
-    return found
+def leftovers(run_id: str, wait: float = 15.0) -> list[str]:
+    """`pid command` of the processes started under run `run_id` still running after `wait` s.
+
+    Only that run's own processes count (they inherit its LAB_RUN_ID), never a learner's
+    workers in an open JupyterLab. A reaper gets `wait` seconds to finish its stop.
+    """
+
+    def ours() -> list[str]:
+        found = []
+        for process in psutil.process_iter(["pid", "cmdline"]):
+            with contextlib.suppress(psutil.Error):
+                if process.environ().get(RUN_ID_VARIABLE) == run_id and process.pid != os.getpid():
+                    found.append(f"{process.pid} {' '.join(process.info['cmdline'] or [])}")
+        return found
+
+    with contextlib.suppress(TimeoutError):
+        wait_until(lambda: not ours(), wait, "the run's processes to end")
+    return ours()

@@ -19,7 +19,7 @@ from types import SimpleNamespace
 from celery import Celery, uuid
 from celery.result import AsyncResult
 
-from cqlab.processes import BoundProcess
+from cqlab.infra.processes import BoundProcess
 
 # --- the recipe -------------------------------------------------------------------------------
 

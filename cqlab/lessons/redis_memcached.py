@@ -8,8 +8,8 @@ from collections.abc import Callable
 import redis
 from pymemcache.client.base import Client as MemcacheClient
 
-from cqlab.services import memcached_text
-from cqlab.throwaway import ThrowawayMemcached, ThrowawayServer
+from cqlab.infra.services import memcached_text
+from cqlab.infra.throwaway import ThrowawayMemcached, ThrowawayServer
 
 KeyValueClient = redis.Redis | MemcacheClient
 

@@ -1,4 +1,4 @@
-"""The first cell of every notebook: `lab = cqlab.lab.setup("03")`.
+"""The first cell of every notebook: `lab = setup("03")` (from cqlab.notebook import setup).
 
 It starts the services if needed, gives the notebook its own namespace (a Redis database,
 a key prefix, a SQLite file, a mailbox), sets up Django and prints one stable status line.
@@ -12,23 +12,15 @@ from urllib.parse import unquote
 
 from pymemcache.client.base import Client as MemcacheClient
 
-from cqlab import processes, services
-from cqlab.config import VAR_DIR, LabConfig
+from cqlab.config import LabConfig
 from cqlab.errors import LabError
+from cqlab.infra import processes, services
+from cqlab.paths import DB_DIR, PER_NAMESPACE_DIRS, sqlite_file
 
 # Redis database of each namespace: the notebooks never see each other's keys or queues.
-# 0-2 stay for the sandbox run by hand (broker, results, cache); t1-t5 let test files run in
-# parallel while you develop (LAB_TEST_NAMESPACE=t3 pytest tests/test_x.py).
-NAMESPACE_DB = {
-    **{f"t{n}": 2 + n for n in range(1, 6)},
-    "tests": 9,
-    "00": 10,
-    "01": 11,
-    "02": 12,
-    "03": 13,
-    "04": 14,
-    "05": 15,
-}
+# 0-2 stay for the sandbox run by hand (broker, results, cache). A test run gets servers of its
+# own (`services.private`), so it uses the same namespaces beside an open lab without a clash.
+NAMESPACE_DB = {"tests": 9, **{f"{n:02d}": 10 + n for n in range(8)}}  # redis.conf: databases 32
 
 
 @dataclass
@@ -118,13 +110,13 @@ def _reset_namespace(lab: Lab) -> None:
     processes.stop_all()
     lab.redis().flushdb()
     _forget_memcached_keys(lab)
-    for directory in ("emails", "django_cache"):
-        shutil.rmtree(VAR_DIR / directory / lab.namespace, ignore_errors=True)
+    for directory in PER_NAMESPACE_DIRS:
+        shutil.rmtree(directory / lab.namespace, ignore_errors=True)
     if "django.db" in sys.modules:  # set up before in this kernel: let go of the old file
         from django.db import connections
 
         connections.close_all()
-    (VAR_DIR / "db" / f"{lab.namespace}.sqlite3").unlink(missing_ok=True)
+    sqlite_file(lab.namespace).unlink(missing_ok=True)
 
 
 def _forget_memcached_keys(lab: Lab) -> None:
@@ -150,7 +142,7 @@ def _setup_django(migrate: bool) -> None:
 
     django.setup()
     if migrate:
-        (VAR_DIR / "db").mkdir(parents=True, exist_ok=True)
+        DB_DIR.mkdir(parents=True, exist_ok=True)
         call_command("migrate", verbosity=0)
 
 

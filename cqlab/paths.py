@@ -1,0 +1,36 @@
+"""Every file and directory the lab writes: one home for each path (all under the git-ignored var/)."""
+
+import os
+from pathlib import Path
+
+from sandbox.env import ENV_FILE, REPO_ROOT, VAR_DIR
+
+__all__ = ["ENV_FILE", "REPO_ROOT", "VAR_DIR"]
+
+SANDBOX_DIR = REPO_ROOT / "sandbox_project"
+NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
+RUN_DIR = VAR_DIR / "run"  # state files, leases, beat schedules, server configs
+LOG_DIR = VAR_DIR / "log"  # one log per server, worker and beat
+THROWAWAY_DIR = VAR_DIR / "throwaway"  # data of disposable servers
+MARKER_DIR = VAR_DIR / "markers"  # files tasks write to show they ran
+DB_DIR = VAR_DIR / "db"  # the sandbox's SQLite files, one per namespace
+PER_NAMESPACE_DIRS = (VAR_DIR / "emails", VAR_DIR / "django_cache")  # as the sandbox's settings name them
+
+
+def namespace() -> str:
+    """The namespace this process works in (set by `setup`, inherited by workers and beat)."""
+    return os.environ.get("SANDBOX_NAMESPACE", "lab")
+
+
+def process_log(name: str) -> Path:
+    """Log file of a worker or beat called `name` in the current namespace."""
+    return LOG_DIR / f"{namespace()}-{name}.log"
+
+
+def beat_schedule(name: str) -> Path:
+    """Beat's schedule file (last run of each entry) for the beat called `name`."""
+    return RUN_DIR / f"celerybeat-schedule-{namespace()}-{name}"
+
+
+def sqlite_file(name: str) -> Path:
+    return DB_DIR / f"{name}.sqlite3"
