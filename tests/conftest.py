@@ -1,5 +1,6 @@
-"""Shared set-up: every test runs against live servers of its own, in the `tests` namespace.
+"""Shared set-up: the live tests (tests/live, notebooks/) run against servers of their own.
 
+tests/unit needs no server. 
 Each pytest process (each xdist worker, when run with `-n`) starts a private Redis and Memcached
 on free ports (`services.private`), so a test run never touches an open lab's servers, keys or
 workers, and two workers never see each other's. The notebooks nbval runs inherit them.
@@ -18,6 +19,11 @@ _session_lab: lab_module.Lab | None = None
 _servers = contextlib.ExitStack()
 
 
+def _unit_tests_only(config) -> bool:
+    """`pytest tests/unit`: the fast tier needs no server, so none is started."""
+    return bool(config.args) and all(arg.startswith("tests/unit") for arg in config.args)
+
+
 def _is_xdist_controller(config) -> bool:
     """The process that hands tests to xdist workers runs none itself: it needs no servers."""
     return not hasattr(config, "workerinput") and bool(getattr(config.option, "numprocesses", None))
@@ -26,7 +32,7 @@ def _is_xdist_controller(config) -> bool:
 def pytest_configure(config):
     """Private servers up, Django set up on the tests namespace (its own Redis DB and SQLite file)."""
     global _session_lab
-    if _is_xdist_controller(config):
+    if _is_xdist_controller(config) or _unit_tests_only(config):
         return
     _servers.enter_context(services.private())
     _session_lab = lab_module.setup("tests")
