@@ -20,7 +20,13 @@ from cqlab.paths import DB_DIR, PER_NAMESPACE_DIRS, sqlite_file
 # Redis database of each namespace: the notebooks never see each other's keys or queues.
 # 0-2 stay for the sandbox run by hand (broker, results, cache). A test run gets servers of its
 # own (`services.private`), so it uses the same namespaces beside an open lab without a clash.
-NAMESPACE_DB = {"tests": 9, **{f"{n:02d}": 10 + n for n in range(8)}}  # redis.conf: databases 32
+# A notebook split in parts ("03a", "03b") gets one namespace per part; "03a" keeps 03's database.
+NAMESPACE_DB = {
+    "tests": 9,
+    **{f"{n:02d}": 10 + n for n in range(8)},
+    **{f"{n:02d}a": 10 + n for n in range(8)},
+    **{f"{n:02d}b": 18 + n for n in range(8)},
+}  # the lab's redis.conf has `databases 32`
 
 
 @dataclass
@@ -69,7 +75,7 @@ def setup(namespace: str, *, migrate: bool = True) -> Lab:
         raise LabError(f"Unknown namespace {namespace!r}; use one of {', '.join(NAMESPACE_DB)}.")
     config = LabConfig.from_env()
     services.up(config)
-    name = f"nb{namespace}" if namespace.isdigit() else namespace
+    name = "tests" if namespace == "tests" else f"nb{namespace}"
     db = NAMESPACE_DB[namespace]
     _point_sandbox_at(name, config, db)
     lab = Lab(name, db, config)
