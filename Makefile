@@ -11,7 +11,7 @@ PYTEST_ARGS ?= -n 3 --dist loadfile
 # Jupyter refuses to run as root unless told (containers and CI machines often are root).
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: lab test setup services stop status notebooks lint format clean
+.PHONY: lab test soak setup services stop status notebooks lint format clean
 
 ## lab: set everything up, then open JupyterLab on notebooks/ (services stop when it exits)
 lab: setup
@@ -21,6 +21,11 @@ lab: setup
 test: setup
 	$(VENV)/bin/ruff check .
 	$(PY) -m cqlab check -- $(PY) -m pytest $(PYTEST_ARGS)
+
+## soak: notebooks (NB) under strict nbval N times quiet, N times with both cores busy; tests/ 3 times
+N ?= 5
+soak: setup
+	$(PY) -m cqlab check -- $(PY) scripts/soak.py $(N) $(NB)
 
 ## setup: virtualenv with the pinned packages, .env with generated secrets
 setup: $(STAMP)
