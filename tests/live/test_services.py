@@ -1,6 +1,7 @@
 """The service launcher, on free ports and its own var/ dir so the lab's running servers are untouched."""
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -151,3 +152,18 @@ def test_an_unreachable_service_is_reported_in_under_3_seconds(monkeypatch):
     with pytest.raises(LabError, match=f"redis is not answering on 127.0.0.1:{nothing_there}.*make services"):
         services.require_up()
     assert time.monotonic() - started < 3
+
+
+def test_a_closed_terminal_stops_what_the_command_started(launcher, ports):
+    """SIGHUP (the terminal of `make lab` closed) ends the command and the servers started for it."""
+    user = subprocess.Popen(
+        [sys.executable, "-m", "cqlab", "run", "--", sys.executable, "-c", "import time; time.sleep(60)"],
+        env={**launcher.env},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    wait_until(lambda: all(map(listening, ports)), 15, "the servers to start")
+    user.send_signal(signal.SIGHUP)
+    output, _ = user.communicate(timeout=30)
+    assert "last user gone" in output
+    wait_until(lambda: not any(map(listening, ports)), 5, "both servers to stop")
