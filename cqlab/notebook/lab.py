@@ -153,7 +153,11 @@ def _setup_django(migrate: bool) -> None:
 
 
 def _show_lab_errors_briefly() -> None:
-    """In IPython, show a LabError as its message only: the fix, not 60 lines of stack."""
+    """In IPython, show errors briefly: a LabError as its fix, others as type and message.
+
+    A full stack is dozens of lines of Celery or Django internals (and this machine's paths,
+    which must not end up in committed outputs); `%xmode Context` brings it back when debugging.
+    """
     try:
         from IPython import get_ipython
     except ImportError:
@@ -166,3 +170,4 @@ def _show_lab_errors_briefly() -> None:
         print(f"LabError: {exc}", file=sys.stderr)
 
     shell.set_custom_exc((LabError,), show)
+    shell.InteractiveTB.set_mode(mode="Minimal")
