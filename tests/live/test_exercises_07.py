@@ -6,14 +6,11 @@ from cqlab.paths import NOTEBOOKS_DIR
 ANSWERS = {
     "07-ex1": [
         STUB,
-        # Plausible but wrong: the settings were read when Django started; the default stays.
-        "import os\n\n\ndef render_with(alias):\n"
-        '    os.environ["SANDBOX_CACHE"] = alias\n'
-        '    return browser.get("/products/cached/")',
-        # Right, another way: only the default entry overridden.
-        "def render_with(alias):\n"
-        '    with override_settings(CACHES={"default": settings.CACHES[alias]}):\n'
-        '        return browser.get("/products/cached/")',
+        # Plausible but wrong: delay() takes only the task's arguments, so `queue` becomes a
+        # keyword argument of the task and the message goes to the default queue.
+        'def queue_welcome(email):\n    send_welcome_email.delay(email, queue="mail")',
+        # Right, another way: a signature with the option set.
+        'def queue_welcome(email):\n    send_welcome_email.s(email).set(queue="mail").delay()',
     ],
     "07-ex2": [
         STUB,
