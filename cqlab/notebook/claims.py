@@ -21,6 +21,7 @@ SOURCE_CLAIMS = REPO_ROOT.parent / "shared" / "source" / "claims.md"
 COURSE_CLAIMS = [f"C{n}" for n in range(1, 39)]
 CLAIM_ROW = re.compile(r"^\|\s*(C\d+)\s*\|", re.MULTILINE)
 HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$", re.MULTILINE)
+FENCED_CODE = re.compile(r"^```.*?^```", re.MULTILINE | re.DOTALL)  # its `# comments` are no headings
 
 
 @dataclass(frozen=True)
@@ -78,16 +79,21 @@ def settling_cells(notebooks_dir: Path = NOTEBOOKS_DIR) -> list[ClaimCell]:
                         and re.search(rf"Claim {claim}\b", source) is not None,
                     )
                 )
-            if cell["cell_type"] == "markdown" and (headings := HEADING.findall(source)):
-                heading = headings[-1][1]
+            if cell["cell_type"] == "markdown" and (headings := _headings(source)):
+                heading = headings[-1]
     return sorted(rows, key=lambda row: claim_number(row.claim))
 
 
 def _heading_above(source: str, marker: str) -> str:
     """The last heading of a cell before `marker` (a claim cell may open its own section)."""
     position = source.find(marker)
-    headings = HEADING.findall(source[: position if position >= 0 else 0])
-    return headings[-1][1] if headings else ""
+    headings = _headings(source[: position if position >= 0 else 0])
+    return headings[-1] if headings else ""
+
+
+def _headings(markdown: str) -> list[str]:
+    """The headings of a markdown text, in order (lines in fenced code blocks are not headings)."""
+    return [text for _, text in HEADING.findall(FENCED_CODE.sub("", markdown))]
 
 
 def markdown_table(rows: list[ClaimCell], claims: list[str]) -> str:
@@ -98,7 +104,7 @@ def markdown_table(rows: list[ClaimCell], claims: list[str]) -> str:
     lines = ["| Claim | Verdict | Evidence |", "|---|---|---|"]
     for claim in claims:
         for row in by_claim.get(claim, []):
-            title = row.heading or row.notebook
+            title = (row.heading or row.notebook).replace("|", "\\|")  # a pipe would end the cell
             lines.append(f"| {claim} | {row.verdict} | [{row.notebook[:2]}: {title}]({row.link}) |")
         if claim not in by_claim:
             lines.append(f"| {claim} | *not settled yet* | |")

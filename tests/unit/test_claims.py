@@ -42,7 +42,7 @@ def course(tmp_path):
     write_notebook(
         tmp_path / "01-first.ipynb",
         [
-            md("# 01 — First\n\n## 1. The `cache` API"),
+            md("# 01 — First\n\n## 1. The `cache` API\n\n```python\n# a comment, not a heading\n```"),
             md("> **Claim C2** — quoted", metadata={"claims": {"C2": "confirmed"}}),
             md("## 2. Second section\n\n> **Claim C1** — quoted", metadata={"claims": {"C1": "wrong"}}),
         ],
