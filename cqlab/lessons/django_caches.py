@@ -22,12 +22,11 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 
-import redis
 from django.conf import settings
 from django.test import override_settings
 from django.utils.module_loading import import_string
 
-from cqlab.infra.throwaway import HOST, ThrowawayMemcached, ThrowawayRedis
+from cqlab.infra.throwaway import HOST, ThrowawayRedis
 from cqlab.notebook.plots import ALIAS_LABEL, colour, new_axes
 from cqlab.notebook.timing import Timing, time_calls
 from cqlab.paths import REPO_ROOT, SANDBOX_DIR
@@ -145,25 +144,6 @@ def start_replica(primary: ThrowawayRedis, timeout: float = 10.0) -> ThrowawayRe
         lambda: client.info("replication").get("master_link_status") == "up", timeout, "the replica's sync"
     )
     return replica
-
-
-def restart(server: ThrowawayRedis | ThrowawayMemcached, kill: bool = False) -> None:
-    """Restart a throw-away server (SIGTERM, or SIGKILL: a crash) and wait until it answers.
-
-    A restarted Redis opens its port before it has loaded its files, and answers LOADING until then.
-    """
-    server.restart(kill=kill)
-    if isinstance(server, ThrowawayRedis):
-        client = server.client()
-        wait_until(lambda: _answers_ping(client), 10, f"{server.name} to load its data")
-        client.close()
-
-
-def _answers_ping(client) -> bool:
-    try:
-        return client.ping()
-    except redis.BusyLoadingError:
-        return False
 
 
 def page_heading(response) -> str:
