@@ -14,7 +14,7 @@ from pymemcache.client.base import Client as MemcacheClient
 
 from cqlab.config import LabConfig
 from cqlab.errors import LabError
-from cqlab.infra import processes, services
+from cqlab.infra import probes, processes, services
 from cqlab.paths import DB_DIR, PER_NAMESPACE_DIRS, sqlite_file
 
 # Redis database of each namespace: the notebooks never see each other's keys or queues.
@@ -42,7 +42,7 @@ class Lab:
 
     def redis(self, **options):
         """redis-py client on this namespace's database."""
-        return services.redis_client(self.config, db=self.redis_db, **options)
+        return probes.redis_client(self.config, db=self.redis_db, **options)
 
     def memcached(self, **options) -> MemcacheClient:
         """pymemcache client whose keys all carry this namespace's prefix."""
@@ -135,7 +135,7 @@ def _forget_memcached_keys(lab: Lab) -> None:
     (`nb03:` for raw clients, `nb03.<alias>:` for Django's cache).
     """
     address = (lab.config.memcached_host, lab.config.memcached_port)
-    dump = services.memcached_text(address, b"lru_crawler metadump all")
+    dump = probes.memcached_text(address, b"lru_crawler metadump all")
     keys = [unquote(field[4:]) for field in dump.split() if field.startswith("key=")]
     ours = [key for key in keys if key.startswith((lab.key_prefix, f"{lab.namespace}."))]
     if ours:
