@@ -59,8 +59,8 @@ def lab() -> lab_module.Lab:
     return _session_lab
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def worker(lab):
-    """A real `celery worker` process for one test; stopped afterwards."""
+    """A real `celery worker` process shared by a test module; stopped after it."""
     with processes.start_worker("test-worker", concurrency=2) as process:
         yield process

@@ -6,6 +6,7 @@ Redis with a password, Memcached with UDP off. Only what this launcher started i
 """
 
 import contextlib
+import fcntl
 import json
 import os
 import platform
@@ -381,19 +382,30 @@ def shared(config: LabConfig | None = None):
     under an open JupyterLab. Servers started by `make services` stay until `make stop`.
     """
     config = config or LabConfig.from_env()
-    if up(config):
-        _save_state(config, started_for="run")
     leases = _leases(config)
-    leases.mkdir(parents=True, exist_ok=True)
     lease = leases / str(os.getpid())
-    lease.touch()
+    with _exclusive(config):  # two commands starting at once must not both start servers
+        if up(config):
+            _save_state(config, started_for="run")
+        leases.mkdir(parents=True, exist_ok=True)
+        lease.touch()
     try:
         yield config
     finally:
-        lease.unlink(missing_ok=True)
-        users = [path for path in leases.iterdir() if psutil.pid_exists(int(path.name))]
-        if not users and _state(config).get("started_for") == "run":
-            print(f"stopped the services (last user gone): {', '.join(stop(config=config))}")
+        with _exclusive(config):
+            lease.unlink(missing_ok=True)
+            users = [path for path in leases.iterdir() if psutil.pid_exists(int(path.name))]
+            if not users and _state(config).get("started_for") == "run":
+                print(f"stopped the services (last user gone): {', '.join(stop(config=config))}")
+
+
+@contextlib.contextmanager
+def _exclusive(config: LabConfig):
+    """One launcher at a time for this pair of ports (a lock file; released if we die)."""
+    RUN_DIR.mkdir(parents=True, exist_ok=True)
+    with open(RUN_DIR / f"lock-{config.redis_port}-{config.memcached_port}", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 @contextlib.contextmanager
