@@ -108,6 +108,22 @@ def test_the_sandbox_app_reads_crontabs_in(environment, zone):
     assert completed.stdout.strip() == zone
 
 
+def test_a_django_app_never_falls_back_to_utc():
+    # TIME_ZONE always has a value under Django (its default is America/Chicago), and Celery reads it;
+    # only an app that reads no Django settings uses UTC.
+    probe = (
+        "from django.conf import settings; settings.configure(); "
+        "from celery import Celery; "
+        "django_app = Celery('django', set_as_current=False); "
+        "django_app.config_from_object('django.conf:settings', namespace='CELERY'); "
+        "print(django_app.timezone, Celery('plain', set_as_current=False).timezone)"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert completed.stdout.split() == ["America/Chicago", "UTC"]
+
+
 def test_clock_wrapper_rejects_a_time_without_offset():
     completed = subprocess.run(
         [sys.executable, "-m", "cqlab.lessons.beat", "--at", "2026-12-31T23:59:56", "--", "beat"],
