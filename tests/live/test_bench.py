@@ -9,7 +9,6 @@ import pytest
 from cqlab.lessons import bench
 from cqlab.notebook.timing import Timing
 
-BENCHMARK_PORT = 6407  # throw-away Redis for redis-benchmark; the notebook uses 6409
 REDIS_BENCHMARK_CSV = """\
 "test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms","p99_latency_ms","max_latency_ms"
 "SET","40000.00","0.025","0.008","0.023","0.031","0.047","0.311"
@@ -47,6 +46,29 @@ def test_single_operation_timings_clean_up_after_themselves(lab):
     assert mc.get(bench.KEY) is None
 
 
+def timing(label: str, calls_per_s: float, items_per_call: int = 1) -> Timing:
+    return Timing(label, 100, 1.0, 2.0, calls_per_s, items_per_call)
+
+
+def test_a_batched_call_faster_than_a_single_one_is_refused():
+    plausible = {
+        bench.REDIS_GET: timing(bench.REDIS_GET, 15_000),
+        bench.REDIS_MGET: timing(bench.REDIS_MGET, 8_000, 100),
+        bench.REDIS_PIPELINE: timing(bench.REDIS_PIPELINE, 2_000, 100),
+        bench.MEMCACHED_GET: timing(bench.MEMCACHED_GET, 20_000),
+        bench.MEMCACHED_GET_MANY: timing(bench.MEMCACHED_GET_MANY, 3_000, 100),
+    }
+    assert bench.inconsistencies(plausible) == []
+    disturbed = {**plausible, bench.REDIS_MGET: timing(bench.REDIS_MGET, 16_000, 100)}
+    assert bench.inconsistencies(disturbed) == [
+        f"{bench.REDIS_MGET} made more calls/s than {bench.REDIS_GET}"
+    ]
+    unbatched = {**plausible, bench.MEMCACHED_GET_MANY: timing(bench.MEMCACHED_GET_MANY, 100, 100)}
+    assert bench.inconsistencies(unbatched) == [
+        f"{bench.MEMCACHED_GET_MANY} moved fewer keys/s than {bench.MEMCACHED_GET}"
+    ]
+
+
 def test_memcached_set_waits_for_the_server_unless_asked_not_to(lab):
     mc = lab.memcached()
     assert bench.memcached_set_timing(mc, n=50).label == bench.MEMCACHED_SET
@@ -55,7 +77,7 @@ def test_memcached_set_waits_for_the_server_unless_asked_not_to(lab):
 
 def test_side_by_side_measures_every_operation_and_the_ratios(lab):
     r, mc = lab.redis(), lab.memcached()
-    results = bench.side_by_side(r, mc, n=300, rounds=1)
+    results = bench.side_by_side(r, mc, n=300, blocks=6)
     assert list(results) == [
         bench.REDIS_GET,
         bench.MEMCACHED_GET,
@@ -67,8 +89,10 @@ def test_side_by_side_measures_every_operation_and_the_ratios(lab):
         bench.MEMCACHED_GET_MANY,
     ]
     assert results[bench.REDIS_MGET].items_per_call == bench.BATCH
-    assert results[bench.REDIS_MGET].n == 50  # batched operations run n // 10 calls, at least 50
+    assert results[bench.REDIS_GET].n == 300
+    assert results[bench.REDIS_MGET].n == 30  # batched operations make n // 10 calls
     assert all(value > 0 for value in bench.ratios(results).values())
+    assert bench.inconsistencies(results) == []  # side_by_side returns consistent runs only
     # Batching is the one effect large enough to assert even on a busy machine.
     assert bench.ratios(results)["redis MGET / GET (keys/s)"] > 3
     assert all(label in bench.table(results) for label in results)
@@ -78,7 +102,7 @@ def test_side_by_side_measures_every_operation_and_the_ratios(lab):
 
 @pytest.mark.skipif(not shutil.which("redis-benchmark"), reason="redis-benchmark is not installed")
 def test_redis_benchmark_reference_runs_the_c_client():
-    results = bench.redis_benchmark_reference(n=2000, pipelines=(1, 16), port=BENCHMARK_PORT)
+    results = bench.redis_benchmark_reference(n=2000, pipelines=(1, 16), rounds=1)
     assert set(results) == {
         "redis-benchmark SET -c 1",
         "redis-benchmark GET -c 1",
@@ -92,7 +116,7 @@ def test_plot_draws_one_bar_per_operation(lab):
     import matplotlib
 
     matplotlib.use("Agg")
-    results = bench.side_by_side(lab.redis(), lab.memcached(), n=100, rounds=1)
+    results = bench.side_by_side(lab.redis(), lab.memcached(), n=300, blocks=6)
     ax = bench.plot(results)
     assert len(ax.patches) == len(results)
     assert ax.get_xscale() == "log"
@@ -100,9 +124,8 @@ def test_plot_draws_one_bar_per_operation(lab):
 
 def test_headless_run_prints_table_and_ratios_without_secrets(lab):
     result = subprocess.run(
-        [sys.executable, "-m", "cqlab.lessons.bench", "--n", "200", "--rounds", "1"]
-        + ["--namespace", lab.namespace]
-        + ["--benchmark-port", str(BENCHMARK_PORT)],
+        [sys.executable, "-m", "cqlab.lessons.bench", "--n", "200", "--blocks", "4"]
+        + ["--namespace", lab.namespace],
         capture_output=True,
         text=True,
         timeout=120,
