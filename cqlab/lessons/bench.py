@@ -296,23 +296,30 @@ def table(results: dict[str, Timing]) -> str:
 
 def plot(results: dict[str, Timing], ax=None):
     """Horizontal bars of keys per second (log scale), in the course palette (C client grey)."""
+    from matplotlib.patches import Patch
+
     from cqlab.notebook.plots import PALETTE, new_axes
 
+    clients = {  # legend label → colour; a row belongs to the first whose prefix it has
+        "redis-benchmark (Redis's C client)": ("redis-benchmark", PALETTE["file"]),
+        "redis-py → Redis": ("Redis", PALETTE["redis"]),
+        "pymemcache → Memcached": ("Memcached", PALETTE["memcached"]),
+    }
     if ax is None:
         _, ax = new_axes(8, 0.45 * len(results) + 1)
     labels = list(results)[::-1]
     colours = [
-        PALETTE["file"]
-        if label.startswith("redis-benchmark")
-        else PALETTE["redis"]
-        if label.startswith("Redis")
-        else PALETTE["memcached"]
-        for label in labels
+        next(colour for prefix, colour in clients.values() if label.startswith(prefix)) for label in labels
     ]
     ax.barh(labels, [results[label].items_per_s for label in labels], color=colours)
     ax.set_xscale("log")
     ax.set_xlabel("keys per second, one client thread (log scale)")
-    ax.set_title(f"Same {PAYLOAD_BYTES}-byte values, one run: redis-py, pymemcache, redis-benchmark (grey)")
+    ax.set_title(f"Same {PAYLOAD_BYTES}-byte values, one run")
+    ax.legend(
+        handles=[Patch(color=colour, label=name) for name, (_, colour) in clients.items()],
+        loc="upper right",
+        fontsize="small",
+    )
     return ax
 
 
