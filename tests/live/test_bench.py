@@ -46,24 +46,25 @@ def test_single_operation_timings_clean_up_after_themselves(lab):
     assert mc.get(bench.KEY) is None
 
 
-def timing(label: str, calls_per_s: float, items_per_call: int = 1) -> Timing:
-    return Timing(label, 100, 1.0, 2.0, calls_per_s, items_per_call)
+def timing(label: str, p50_us: float, calls_per_s: float, items_per_call: int = 1) -> Timing:
+    return Timing(label, 100, p50_us, 2 * p50_us, calls_per_s, items_per_call)
 
 
 def test_a_batched_call_faster_than_a_single_one_is_refused():
     plausible = {
-        bench.REDIS_GET: timing(bench.REDIS_GET, 15_000),
-        bench.REDIS_MGET: timing(bench.REDIS_MGET, 8_000, 100),
-        bench.REDIS_PIPELINE: timing(bench.REDIS_PIPELINE, 2_000, 100),
-        bench.MEMCACHED_GET: timing(bench.MEMCACHED_GET, 20_000),
-        bench.MEMCACHED_GET_MANY: timing(bench.MEMCACHED_GET_MANY, 3_000, 100),
+        bench.REDIS_GET: timing(bench.REDIS_GET, 30, 15_000),
+        bench.REDIS_MGET: timing(bench.REDIS_MGET, 65, 8_000, 100),
+        bench.REDIS_PIPELINE: timing(bench.REDIS_PIPELINE, 400, 2_000, 100),
+        bench.MEMCACHED_GET: timing(bench.MEMCACHED_GET, 20, 20_000),
+        bench.MEMCACHED_GET_MANY: timing(bench.MEMCACHED_GET_MANY, 240, 3_000, 100),
     }
     assert bench.inconsistencies(plausible) == []
-    disturbed = {**plausible, bench.REDIS_MGET: timing(bench.REDIS_MGET, 16_000, 100)}
+    # The stored run that prompted the check: MGET p50 59 µs against GET p50 109 µs.
+    disturbed = {**plausible, bench.REDIS_GET: timing(bench.REDIS_GET, 109, 8_951)}
     assert bench.inconsistencies(disturbed) == [
-        f"{bench.REDIS_MGET} made more calls/s than {bench.REDIS_GET}"
+        f"a typical {bench.REDIS_MGET} took no longer than a typical {bench.REDIS_GET}"
     ]
-    unbatched = {**plausible, bench.MEMCACHED_GET_MANY: timing(bench.MEMCACHED_GET_MANY, 100, 100)}
+    unbatched = {**plausible, bench.MEMCACHED_GET_MANY: timing(bench.MEMCACHED_GET_MANY, 240, 100, 100)}
     assert bench.inconsistencies(unbatched) == [
         f"{bench.MEMCACHED_GET_MANY} moved fewer keys/s than {bench.MEMCACHED_GET}"
     ]
