@@ -6,6 +6,7 @@ import sys
 
 import pytest
 
+from cqlab.errors import LabError
 from cqlab.lessons import bench
 from cqlab.notebook.timing import Timing
 
@@ -35,9 +36,7 @@ def test_single_operation_timings_clean_up_after_themselves(lab):
     r, mc = lab.redis(), lab.memcached()
     for timing in (
         bench.redis_get_timing(r, n=200),
-        bench.redis_set_timing(r, n=200),
         bench.memcached_get_timing(mc, n=200),
-        bench.memcached_set_timing(mc, n=200),
     ):
         assert isinstance(timing, Timing)
         assert timing.n == 200 and timing.ops_per_s > 0
@@ -70,12 +69,6 @@ def test_a_batched_call_faster_than_a_single_one_is_refused():
     ]
 
 
-def test_memcached_set_waits_for_the_server_unless_asked_not_to(lab):
-    mc = lab.memcached()
-    assert bench.memcached_set_timing(mc, n=50).label == bench.MEMCACHED_SET
-    assert bench.memcached_set_timing(mc, n=50, noreply=True).label == bench.MEMCACHED_SET_NOREPLY
-
-
 def test_side_by_side_measures_every_operation_and_the_ratios(lab):
     r, mc = lab.redis(), lab.memcached()
     results = bench.side_by_side(r, mc, n=300, blocks=6)
@@ -101,6 +94,22 @@ def test_side_by_side_measures_every_operation_and_the_ratios(lab):
     assert mc.get_many(bench.batch_keys()) == {}
 
 
+def test_side_by_side_gives_up_after_inconsistent_runs_and_cleans_up(lab, monkeypatch):
+    runs = []
+
+    def always_disturbed(results):
+        runs.append(results)
+        return ["disturbed"]
+
+    monkeypatch.setattr(bench, "inconsistencies", always_disturbed)
+    r, mc = lab.redis(), lab.memcached()
+    with pytest.raises(LabError, match="3 benchmark runs in a row"):
+        bench.side_by_side(r, mc, n=60, blocks=2, attempts=3)
+    assert len(runs) == 3
+    assert r.keys("bench:*") == []
+    assert mc.get_many([bench.KEY, *bench.batch_keys()]) == {}
+
+
 @pytest.mark.skipif(not shutil.which("redis-benchmark"), reason="redis-benchmark is not installed")
 def test_redis_benchmark_reference_runs_the_c_client():
     results = bench.redis_benchmark_reference(n=2000, pipelines=(1, 16), rounds=1)
@@ -110,7 +119,7 @@ def test_redis_benchmark_reference_runs_the_c_client():
         "redis-benchmark SET -c 1 -P 16",
         "redis-benchmark GET -c 1 -P 16",
     }
-    assert all(timing.ops_per_s > 1000 for timing in results.values())
+    assert all(timing.ops_per_s > 0 and timing.p50_us > 0 for timing in results.values())
 
 
 def test_plot_draws_one_bar_per_operation(lab):
