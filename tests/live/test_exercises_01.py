@@ -1,0 +1,69 @@
+"""Notebook 01's self-checks tell a wrong answer from a right one (one notebook run for all)."""
+
+from cqlab.notebook.exercises import STUB, try_answers
+from cqlab.paths import NOTEBOOKS_DIR
+
+NOTEBOOK = NOTEBOOKS_DIR / "01-redis-and-memcached.ipynb"
+
+# Exercise 1: re-arming EXPIRE on every call looks right with the default limit in one window.
+RATE_LIMIT_REARMS_EXPIRE = """
+def allow_request(r, user, limit=3, window_s=60):
+    key = f"ratelimit:{user}"
+    count = r.incr(key)
+    r.expire(key, window_s)
+    return count <= limit
+"""
+RATE_LIMIT_EXPIRE_NX = """
+def allow_request(r, user, limit=3, window_s=60):
+    key = f"ratelimit:{user}"
+    count, _ = r.pipeline().incr(key).expire(key, window_s, nx=True).execute()
+    return count <= limit
+"""
+
+# Exercise 2: compare-and-set for an existing cart, but a plain `set` for a new one.
+CART_RACES_AT_CREATION = """
+def add_to_cart(client, key, item):
+    while True:
+        value, token = client.gets(key)
+        if value is None:
+            client.set(key, json.dumps([item]), noreply=False)
+            return
+        if client.cas(key, json.dumps([*json.loads(value), item]), token, noreply=False):
+            return
+"""
+CART_CREATED_EMPTY_FIRST = """
+def add_to_cart(client, key, item):
+    client.add(key, "[]", noreply=False)  # a no-op when the cart exists
+    while True:
+        value, token = client.gets(key)
+        if client.cas(key, json.dumps([*json.loads(value), item]), token, noreply=False):
+            return
+"""
+
+# Exercise 3: ZRANK counts from the lowest score.
+RANK_FROM_THE_BOTTOM = """
+def rank_of(r, player):
+    rank = r.zrank("leaderboard", player)
+    return None if rank is None else rank + 1
+"""
+RANK_BY_SCORE_COUNT = """
+def rank_of(r, player):
+    score = r.zscore("leaderboard", player)
+    return None if score is None else r.zcount("leaderboard", f"({score}", "+inf") + 1
+"""
+
+
+def test_each_self_check_fails_a_stub_and_a_plausible_mistake_and_passes_another_right_answer():
+    results = try_answers(
+        NOTEBOOK,
+        {
+            "01-ex1": [STUB, RATE_LIMIT_REARMS_EXPIRE, RATE_LIMIT_EXPIRE_NX],
+            "01-ex2": [STUB, CART_RACES_AT_CREATION, CART_CREATED_EMPTY_FIRST],
+            "01-ex3": [STUB, RANK_FROM_THE_BOTTOM, RANK_BY_SCORE_COUNT],
+        },
+    )
+    assert results == {
+        "01-ex1": [False, False, True],
+        "01-ex2": [False, False, True],
+        "01-ex3": [False, False, True],
+    }
