@@ -11,7 +11,7 @@ PYTEST_ARGS ?= -n 3 --dist loadfile
 # Jupyter refuses to run as root unless told (containers and CI machines often are root).
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: lab test setup services stop status notebooks lint format clean
+.PHONY: lab test soak lock setup services stop status notebooks lint format clean
 
 ## lab: set everything up, then open JupyterLab on notebooks/ (services stop when it exits)
 lab: setup
@@ -22,13 +22,25 @@ test: setup
 	$(VENV)/bin/ruff check .
 	$(PY) -m cqlab check -- $(PY) -m pytest $(PYTEST_ARGS)
 
+## soak: notebooks (NB) under strict nbval N times quiet, N times with both cores busy; tests/ 3 times
+N ?= 5
+soak: setup
+	$(PY) -m cqlab check -- $(PY) scripts/soak.py $(N) $(NB)
+
 ## setup: virtualenv with the pinned packages, .env with generated secrets
 setup: $(STAMP)
 	@$(PY) -m cqlab env
 
-$(STAMP): requirements.txt pyproject.toml
+$(STAMP): requirements.lock pyproject.toml
 	@sh scripts/bootstrap-venv.sh "$(PYTHON)" "$(VENV)"
 	@touch $@
+
+## lock: pin every package with its hashes, for Python 3.10+ on Linux and macOS (after editing requirements.txt)
+UV_VERSION := 0.13.9
+lock: setup
+	$(PY) -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	$(VENV)/bin/uv pip compile --universal --python-version 3.10 --generate-hashes --no-python-downloads \
+	  --quiet requirements.txt -o requirements.lock
 
 ## services / stop / status: Redis and Memcached (local binaries, or docker compose)
 services: setup

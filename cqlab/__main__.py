@@ -25,10 +25,12 @@ from cqlab.infra import processes, services
 
 def run_in_foreground(command: list[str]) -> int:
     """Run `command` to its end. Ctrl-C goes to it alone (JupyterLab asks before it quits);
-    a SIGTERM to us is passed on; either way we stop the services only after it has exited."""
+    a SIGTERM or SIGHUP to us is passed on; either way the services stop only after it exits."""
     child = subprocess.Popen(command)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, lambda signum, frame: child.terminate())
+    # A closed terminal (SIGHUP) or a SIGTERM: stop the command, then what was started for it.
+    for stop_signal in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(stop_signal, lambda signum, frame: child.terminate())
     return child.wait()
 
 

@@ -17,6 +17,14 @@ DB_DIR = VAR_DIR / "db"  # the sandbox's SQLite files, one per namespace
 PER_NAMESPACE_DIRS = (VAR_DIR / "emails", VAR_DIR / "django_cache")  # as the sandbox's settings name them
 
 
+def write_private(path: Path, text: str) -> None:
+    """Write a file that holds a secret: created with mode 600, never readable by others."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(descriptor, 0o600)  # an existing file keeps its mode through O_CREAT: fix it first
+    with os.fdopen(descriptor, "w") as file:
+        file.write(text)
+
+
 def namespace() -> str:
     """The namespace this process works in (set by `setup`, inherited by workers and beat)."""
     return os.environ.get("SANDBOX_NAMESPACE", "lab")

@@ -7,6 +7,7 @@ started it, even when that one is killed.
 
 import atexit
 import contextlib
+import functools
 import os
 import re
 import signal
@@ -147,10 +148,26 @@ def start_worker(
 
 def answers_ping(node: str, broker_url: str) -> bool:
     """True once the worker `node` answers a control ping through `broker_url`."""
-    from celery import current_app
+    return bool(_control_app(broker_url).control.ping(destination=[node], timeout=0.3))
 
-    with current_app.connection_for_write(broker_url) as connection:
-        return bool(current_app.control.ping(destination=[node], timeout=0.3, connection=connection))
+
+@functools.cache
+def _control_app(broker_url: str):
+    """A bare Celery app for control commands through `broker_url`.
+
+    Celery lets a CELERY_BROKER_URL in the environment win over `broker=`, and the sandbox's app
+    would publish through its own producer pool whatever connection it is handed: the read and
+    write URLs are the settings that nothing overrides.
+    """
+    from celery import Celery
+
+    app = Celery("cqlab-control", set_as_current=False)
+    app.conf.update(
+        broker_read_url=broker_url,
+        broker_write_url=broker_url,
+        broker_transport_options={"socket_connect_timeout": 2, "socket_timeout": 2},
+    )
+    return app
 
 
 def start_beat(

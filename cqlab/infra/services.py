@@ -6,6 +6,7 @@ Redis with a password, Memcached with UDP off. Only what this launcher started i
 """
 
 import contextlib
+import fcntl
 import json
 import os
 import platform
@@ -26,7 +27,7 @@ from redis.retry import Retry
 
 from cqlab.config import LabConfig
 from cqlab.errors import LabError
-from cqlab.paths import LOG_DIR, REPO_ROOT, RUN_DIR, VAR_DIR
+from cqlab.paths import LOG_DIR, REPO_ROOT, RUN_DIR, VAR_DIR, write_private
 from cqlab.ports import free_port
 from cqlab.waiting import wait_until
 
@@ -237,8 +238,7 @@ def _start_local(config: LabConfig, names: list[str], bound: bool) -> None:
     spawn = _spawn_bound if bound else _spawn_daemon
     if "redis" in names:
         conf = RUN_DIR / f"redis-{config.redis_port}.conf"
-        conf.touch(mode=0o600)  # holds the password: readable by the owner only
-        conf.write_text(redis_conf(config, data_dir=data_dir))
+        write_private(conf, redis_conf(config, data_dir=data_dir))  # it holds the password
         pid = spawn(["redis-server", str(conf)], f"redis-{config.redis_port}")
         _save_state(config, mode="local", redis=pid)
     if "memcached" in names:
@@ -315,21 +315,25 @@ def install_missing(binaries: list[str]) -> None:
     system = platform.system()
     if system == "Linux" and shutil.which("apt-get"):
         packages = [PACKAGES["apt"][binary] for binary in binaries]
+        hint = f"sudo apt-get install -y {' '.join(packages)}"
         sudo = [] if os.geteuid() == 0 else ["sudo", "-n"]
-        if not sudo or subprocess.run(["sudo", "-n", "true"], capture_output=True).returncode == 0:
+        may_install = not sudo or (
+            shutil.which("sudo") is not None
+            and subprocess.run(["sudo", "-n", "true"], capture_output=True).returncode == 0
+        )
+        if may_install:
             print(f"Installing {' '.join(packages)} with apt-get ...", file=sys.stderr)
             env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
             for command in (
                 ["apt-get", "update", "-qq"],
                 ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *packages],
             ):
-                subprocess.run([*sudo, *command], env=env, check=True, stdout=subprocess.DEVNULL, timeout=600)
+                _run_installer([*sudo, *command], env, hint)
             return
-        hint = f"sudo apt-get install -y {' '.join(packages)}"
     elif system == "Darwin" and shutil.which("brew"):
         packages = [PACKAGES["brew"][binary] for binary in binaries]
         print(f"Installing {' '.join(packages)} with Homebrew ...", file=sys.stderr)
-        subprocess.run(["brew", "install", *packages], check=True, timeout=1200)
+        _run_installer(["brew", "install", *packages], dict(os.environ), f"brew install {' '.join(packages)}")
         return
     elif system == "Darwin":
         hint = "install Homebrew (https://brew.sh), then: brew install redis memcached"
@@ -339,6 +343,22 @@ def install_missing(binaries: list[str]) -> None:
         f"{' and '.join(binaries)} not found. To fix: {hint}; then run the make command again. "
         "Or start them with Docker: docker compose up -d --wait"
     )
+
+
+def _run_installer(command: list[str], env: dict, hint: str) -> None:
+    """Run one install step; a failure (a held apt lock, no network, a timeout) names the fix."""
+    try:
+        result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    except subprocess.TimeoutExpired:
+        raise LabError(
+            f"`{' '.join(command)}` took over 10 minutes. To fix: run `{hint}` yourself."
+        ) from None
+    if result.returncode:
+        last = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["(no output)"]
+        raise LabError(
+            f"`{' '.join(command)}` failed: {last[0]} To fix: run `{hint}` yourself "
+            "(another package manager holding the lock? wait for it), then the make command again."
+        )
 
 
 # --- stopping ---------------------------------------------------------------------------------
@@ -381,19 +401,30 @@ def shared(config: LabConfig | None = None):
     under an open JupyterLab. Servers started by `make services` stay until `make stop`.
     """
     config = config or LabConfig.from_env()
-    if up(config):
-        _save_state(config, started_for="run")
     leases = _leases(config)
-    leases.mkdir(parents=True, exist_ok=True)
     lease = leases / str(os.getpid())
-    lease.touch()
+    with _exclusive(config):  # two commands starting at once must not both start servers
+        if up(config):
+            _save_state(config, started_for="run")
+        leases.mkdir(parents=True, exist_ok=True)
+        lease.touch()
     try:
         yield config
     finally:
-        lease.unlink(missing_ok=True)
-        users = [path for path in leases.iterdir() if psutil.pid_exists(int(path.name))]
-        if not users and _state(config).get("started_for") == "run":
-            print(f"stopped the services (last user gone): {', '.join(stop(config=config))}")
+        with _exclusive(config):
+            lease.unlink(missing_ok=True)
+            users = [path for path in leases.iterdir() if psutil.pid_exists(int(path.name))]
+            if not users and _state(config).get("started_for") == "run":
+                print(f"stopped the services (last user gone): {', '.join(stop(config=config))}")
+
+
+@contextlib.contextmanager
+def _exclusive(config: LabConfig):
+    """One launcher at a time for this pair of ports (a lock file; released if we die)."""
+    RUN_DIR.mkdir(parents=True, exist_ok=True)
+    with open(RUN_DIR / f"lock-{config.redis_port}-{config.memcached_port}", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 @contextlib.contextmanager

@@ -20,7 +20,7 @@ from pymemcache.client.base import Client as MemcacheClient
 from cqlab.config import LabConfig
 from cqlab.infra.processes import BoundProcess
 from cqlab.infra.services import memcached_command, port_open, redis_conf
-from cqlab.paths import THROWAWAY_DIR
+from cqlab.paths import THROWAWAY_DIR, write_private
 from cqlab.ports import DEFAULT_HOST, free_port
 from cqlab.waiting import wait_until
 
@@ -102,8 +102,7 @@ class ThrowawayRedis(ThrowawayServer):
         if not self.password:
             conf = conf.replace(f"requirepass {self.config.redis_password}\n", "")
         conf_path = self.data_dir / "redis.conf"
-        conf_path.touch(mode=0o600)
-        conf_path.write_text(conf + "".join(f"{line}\n" for line in self.extra_conf))
+        write_private(conf_path, conf + "".join(f"{line}\n" for line in self.extra_conf))
         return ["redis-server", str(conf_path)]
 
     def url(self, db: int = 0) -> str:

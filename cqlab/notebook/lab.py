@@ -72,7 +72,9 @@ def setup(namespace: str, *, migrate: bool = True) -> Lab:
     """Get services, Django and a fresh namespace ready; print a short, stable status."""
     _show_lab_errors_briefly()
     if namespace not in NAMESPACE_DB:
-        raise LabError(f"Unknown namespace {namespace!r}; use one of {', '.join(NAMESPACE_DB)}.")
+        raise LabError(
+            f"Unknown namespace {namespace!r}: use the notebook's number, 00 to 07 (03a, 03b for parts)."
+        )
     config = LabConfig.from_env()
     services.up(config)
     name = "tests" if namespace == "tests" else f"nb{namespace}"
@@ -153,7 +155,11 @@ def _setup_django(migrate: bool) -> None:
 
 
 def _show_lab_errors_briefly() -> None:
-    """In IPython, show a LabError as its message only: the fix, not 60 lines of stack."""
+    """In IPython, show errors briefly: a LabError as its fix, others as type and message.
+
+    A full stack is dozens of lines of Celery or Django internals (and this machine's paths,
+    which must not end up in committed outputs); `%xmode Context` brings it back when debugging.
+    """
     try:
         from IPython import get_ipython
     except ImportError:
@@ -163,6 +169,8 @@ def _show_lab_errors_briefly() -> None:
         return
 
     def show(shell, exc_type, exc, tb, tb_offset=None):
-        print(f"LabError: {exc}", file=sys.stderr)
+        # An error output carrying the one-line fix: the learner reads it, and nbval reports it.
+        shell._showtraceback(exc_type, exc, [f"LabError: {exc}"])
 
     shell.set_custom_exc((LabError,), show)
+    shell.InteractiveTB.set_mode(mode="Minimal")

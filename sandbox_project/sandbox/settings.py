@@ -38,6 +38,8 @@ def required_env(name: str) -> str:
 
 SECRET_KEY = required_env("DJANGO_SECRET_KEY")
 DEBUG = os.environ.get("DJANGO_DEBUG", "1") == "1"
+# The debug page must not show the Redis password that the broker and cache URLs carry.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "sandbox.debug.SecretUrlsExceptionReporterFilter"
 ALLOWED_HOSTS = ["127.0.0.1", "localhost", "testserver"]
 
 INSTALLED_APPS = [

@@ -1,6 +1,7 @@
-"""The service launcher, on its own ports and var/ dir so the lab's running servers are untouched."""
+"""The service launcher, on free ports and its own var/ dir so the lab's running servers are untouched."""
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -13,19 +14,25 @@ from cqlab.errors import LabError
 from cqlab.infra import services
 from cqlab.infra.throwaway import ThrowawayRedis
 from cqlab.lessons.checks import memcached_settings
-
-REDIS_PORT, MEMCACHED_PORT, FOREIGN_PORT = 6490, 11490, 6491
+from cqlab.ports import free_port
+from cqlab.waiting import wait_until
 
 
 @pytest.fixture
-def launcher(tmp_path):
+def ports() -> tuple[int, int]:
+    """(Redis, Memcached) ports free right now, for this test's launcher."""
+    return free_port(), free_port()
+
+
+@pytest.fixture
+def launcher(tmp_path, ports):
     """Run `python -m cqlab ...` as `make` does, isolated; stop whatever it started at the end."""
     env = {
         **os.environ,
         "SANDBOX_VAR_DIR": str(tmp_path),
         "LAB_SERVICES": "local",
-        "REDIS_PORT": str(REDIS_PORT),
-        "MEMCACHED_PORT": str(MEMCACHED_PORT),
+        "REDIS_PORT": str(ports[0]),
+        "MEMCACHED_PORT": str(ports[1]),
     }
 
     def run(*args: str, **extra_env: str) -> subprocess.CompletedProcess:
@@ -37,6 +44,7 @@ def launcher(tmp_path):
             env={**env, **extra_env},
         )
 
+    run.env = env
     yield run
     run("stop")
 
@@ -46,7 +54,7 @@ def listening(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-def test_up_is_idempotent_and_stop_leaves_nothing(launcher):
+def test_up_is_idempotent_and_stop_leaves_nothing(launcher, ports):
     first = launcher("up")
     assert first.returncode == 0, first.stderr
     assert "started: redis, memcached" in first.stdout
@@ -54,21 +62,50 @@ def test_up_is_idempotent_and_stop_leaves_nothing(launcher):
     assert "already running" in second.stdout
     assert launcher("status").returncode == 0
     assert "stopped: redis, memcached" in launcher("stop").stdout
-    time.sleep(0.2)
-    assert not listening(REDIS_PORT) and not listening(MEMCACHED_PORT)
+    wait_until(lambda: not any(map(listening, ports)), 5, "both servers to stop")
     assert launcher("status").returncode == 1
 
 
-def test_local_servers_are_secured(launcher):
+def test_shared_servers_stop_only_when_their_last_user_is_gone(launcher, ports):
+    """`make lab` then `make test` (or two labs): the first one to end must not pull the servers."""
+    hold = "import sys; print('in', flush=True); sys.stdin.readline()"
+    users = [
+        subprocess.Popen(
+            [sys.executable, "-m", "cqlab", "run", "--", sys.executable, "-c", hold],
+            env={**launcher.env},
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    for user in users:
+        assert user.stdout.readline().strip() == "in"
+    first, second = users
+    first.communicate("\n", timeout=30)
+    assert launcher("status").returncode == 0, "the second user's servers were stopped under it"
+    output, _ = second.communicate("\n", timeout=30)
+    assert "last user gone" in output
+    wait_until(lambda: not any(map(listening, ports)), 5, "both servers to stop")
+
+
+def test_servers_started_by_make_services_outlive_a_run(launcher, ports):
+    assert launcher("up").returncode == 0
+    assert launcher("run", "--", sys.executable, "-c", "pass").returncode == 0
+    assert launcher("status").returncode == 0
+
+
+def test_local_servers_are_secured(launcher, ports):
     assert launcher("up").returncode == 0
     import redis
 
-    anonymous = redis.Redis(port=REDIS_PORT, socket_timeout=2)
+    redis_port, memcached_port = ports
+    anonymous = redis.Redis(port=redis_port, socket_timeout=2)
     with pytest.raises(redis.AuthenticationError):
         anonymous.ping()
-    settings = memcached_settings(("127.0.0.1", MEMCACHED_PORT))
+    settings = memcached_settings(("127.0.0.1", memcached_port))
     assert settings["udpport"] == "0"
-    for port in (REDIS_PORT, MEMCACHED_PORT):
+    for port in ports:
         assert listening_addresses(port) == {"127.0.0.1"}
 
 
@@ -81,9 +118,9 @@ def listening_addresses(port: int) -> set[str]:
 
 
 def test_a_foreign_server_on_the_port_is_refused_quickly(launcher):
-    with ThrowawayRedis(FOREIGN_PORT, password=False):
+    with ThrowawayRedis(password=False) as foreign:
         started = time.monotonic()
-        result = launcher("up", REDIS_PORT=str(FOREIGN_PORT))
+        result = launcher("up", REDIS_PORT=str(foreign.port))
         elapsed = time.monotonic() - started
     assert result.returncode == 1
     assert "REDIS_PORT" in result.stderr and "a Redis without a password" in result.stderr
@@ -100,17 +137,33 @@ def test_a_foreign_server_on_the_port_is_refused_quickly(launcher):
         ("MEMCACHED_PORT", "70000", "is not a port number"),
     ],
 )
-def test_bad_configuration_gets_a_one_line_fix(launcher, variable, value, message):
+def test_bad_configuration_gets_a_one_line_fix(launcher, ports, variable, value, message):
     result = launcher("up", **{variable: value})
     assert result.returncode == 1
     assert message in result.stderr and variable in result.stderr
     assert "Traceback" not in result.stderr
-    assert not listening(REDIS_PORT)
+    assert not listening(ports[0])
 
 
 def test_an_unreachable_service_is_reported_in_under_3_seconds(monkeypatch):
-    monkeypatch.setenv("REDIS_PORT", "6493")  # nothing listens there
+    nothing_there = free_port()
+    monkeypatch.setenv("REDIS_PORT", str(nothing_there))
     started = time.monotonic()
-    with pytest.raises(LabError, match="redis is not answering on 127.0.0.1:6493.*make services"):
+    with pytest.raises(LabError, match=f"redis is not answering on 127.0.0.1:{nothing_there}.*make services"):
         services.require_up()
     assert time.monotonic() - started < 3
+
+
+def test_a_closed_terminal_stops_what_the_command_started(launcher, ports):
+    """SIGHUP (the terminal of `make lab` closed) ends the command and the servers started for it."""
+    user = subprocess.Popen(
+        [sys.executable, "-m", "cqlab", "run", "--", sys.executable, "-c", "import time; time.sleep(60)"],
+        env={**launcher.env},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    wait_until(lambda: all(map(listening, ports)), 15, "the servers to start")
+    user.send_signal(signal.SIGHUP)
+    output, _ = user.communicate(timeout=30)
+    assert "last user gone" in output
+    wait_until(lambda: not any(map(listening, ports)), 5, "both servers to stop")

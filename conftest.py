@@ -1,19 +1,27 @@
 """Shared set-up: the live tests (tests/live, notebooks/) run against servers of their own.
 
-tests/unit needs no server. 
-Each pytest process (each xdist worker, when run with `-n`) starts a private Redis and Memcached
-on free ports (`services.private`), so a test run never touches an open lab's servers, keys or
-workers, and two workers never see each other's. The notebooks nbval runs inherit them.
-The lab is set up when pytest starts (before test modules are imported), so tests can import
-the sandbox's models at module level, as Django code usually does.
+tests/unit needs no server. Each pytest process (each xdist worker, when run with `-n`) starts
+a private Redis and Memcached on free ports (`services.private`) and writes its files under
+var/private-PID/, so a test run never touches an open lab's servers, keys, files or workers, and
+two workers never see each other's. The notebooks nbval runs inherit them. The lab is set up
+when pytest starts (before test modules are imported), so tests can import the sandbox's models
+at module level, as Django code usually does.
 """
 
 import contextlib
+import os
+import shutil
+from pathlib import Path
 
-import pytest
+# Files too (SQLite, mailboxes, file cache, logs): each pytest process writes under its own
+# var/private-PID/, set before the sandbox and cqlab read SANDBOX_VAR_DIR at import.
+PRIVATE_VAR_DIR = Path(__file__).resolve().parent / "var" / f"private-{os.getpid()}"
+os.environ["SANDBOX_VAR_DIR"] = str(PRIVATE_VAR_DIR)
 
-from cqlab.infra import processes, services
-from cqlab.notebook import lab as lab_module
+import pytest  # noqa: E402
+
+from cqlab.infra import processes, services  # noqa: E402
+from cqlab.notebook import lab as lab_module  # noqa: E402
 
 _session_lab: lab_module.Lab | None = None
 _servers = contextlib.ExitStack()
@@ -43,6 +51,7 @@ def pytest_unconfigure(config):
     if _session_lab is not None:
         _session_lab.cleanup()
     _servers.close()
+    shutil.rmtree(PRIVATE_VAR_DIR, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -50,8 +59,8 @@ def lab() -> lab_module.Lab:
     return _session_lab
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def worker(lab):
-    """A real `celery worker` process for one test; stopped afterwards."""
+    """A real `celery worker` process shared by a test module; stopped after it."""
     with processes.start_worker("test-worker", concurrency=2) as process:
         yield process

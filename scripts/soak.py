@@ -1,0 +1,88 @@
+"""`make soak`: every notebook under strict nbval N times quiet and N times with both cores busy,
+then the tests in tests/ 3 times; a pass count per notebook and per failing test.
+
+No rerun or retry plugin runs here: a failure counts. Exit status 1 on any failure.
+Usage: python scripts/soak.py [N [NOTEBOOK ...]]   (N=5 and every notebook by default)
+"""
+
+import subprocess
+import sys
+import tempfile
+import xml.etree.ElementTree as ElementTree
+from collections import Counter
+from pathlib import Path
+
+from cqlab.infra.processes import BoundProcess
+from cqlab.paths import LOG_DIR, NOTEBOOKS_DIR, REPO_ROOT
+
+PYTEST = [sys.executable, "-m", "pytest", "-q", "-n", "3", "--dist", "loadfile", "-p", "no:randomly"]
+BUSY_LOOP = [sys.executable, "-c", "while True: pass"]
+ALL_NOTEBOOKS = [str(path.relative_to(REPO_ROOT)) for path in sorted(NOTEBOOKS_DIR.glob("*.ipynb"))]
+
+
+def run_pytest(targets: list[str]) -> tuple[Counter, Counter, list[str]]:
+    """One pytest run; per file: (files whose every item passed, files seen), and failing items."""
+    with tempfile.TemporaryDirectory() as scratch:
+        report = Path(scratch) / "junit.xml"
+        subprocess.run([*PYTEST, f"--junitxml={report}", *targets], cwd=REPO_ROOT, stdout=subprocess.DEVNULL)
+        cases = ElementTree.parse(report).getroot().iter("testcase")
+        seen, failed_files, failures = Counter(), set(), []
+        for case in cases:
+            # "notebooks.03-x.ipynb" for a notebook's cells, "tests.live.test_x[.Class]" for a test
+            path = case.get("classname", "")
+            seen[path] = 1
+            if case.find("failure") is not None or case.find("error") is not None:
+                failed_files.add(path)
+                failures.append(f"{case.get('classname')}::{case.get('name')}")
+    passed = Counter({path: 1 for path in seen if path not in failed_files})
+    return passed, seen, failures
+
+
+def soak_notebooks(notebooks: list[str], rounds: int, loaded: bool) -> tuple[Counter, Counter]:
+    passed, total = Counter(), Counter()
+    burners = (
+        [BoundProcess(f"busy-{n}", BUSY_LOOP, LOG_DIR / f"soak-busy-{n}.log") for n in range(2)]
+        if loaded
+        else []
+    )
+    try:
+        for round_number in range(1, rounds + 1):
+            ok, seen, failures = run_pytest(notebooks)
+            passed.update(ok)
+            total.update(seen)
+            label = "loaded" if loaded else "quiet"
+            print(
+                f"notebooks, {label}, round {round_number}: {len(failures)} failing cells {failures[:5]}",
+                flush=True,
+            )
+    finally:
+        for burner in burners:
+            burner.stop()
+    return passed, total
+
+
+def main() -> int:
+    rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 5
+    notebooks = sys.argv[2:] or ALL_NOTEBOOKS
+    quiet = soak_notebooks(notebooks, rounds, loaded=False)
+    loaded = soak_notebooks(notebooks, rounds, loaded=True)
+    test_failures: Counter = Counter()
+    for round_number in range(1, 4):
+        _, _, failures = run_pytest(["tests"])
+        test_failures.update(failures)
+        print(f"tests, round {round_number}: {len(failures)} failing {failures[:5]}", flush=True)
+
+    print("\n| notebook | quiet | loaded (2 cores busy) |\n|---|---|---|")
+    for notebook in sorted(quiet[1]):
+        counts = [f"{passed[notebook]}/{total[notebook]}" for passed, total in (quiet, loaded)]
+        print(f"| {notebook.removeprefix('notebooks.')} | {' | '.join(counts)} |")
+    print(f"\ntests/: 3 runs, {len(test_failures)} distinct failing tests")
+    for test, count in test_failures.most_common():
+        print(f"  {test}: passed {3 - count}/3")
+    all_passed = not test_failures and quiet[0] == quiet[1] and loaded[0] == loaded[1]
+    print("soak: PASS" if all_passed else "soak: FAIL")
+    return 0 if all_passed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
