@@ -17,10 +17,7 @@ import redis
 from celery.states import READY_STATES
 from pymemcache.exceptions import MemcacheUnexpectedCloseError
 
-from cqlab.infra.processes import BoundProcess, celery_command
 from cqlab.infra.services import port_open
-from cqlab.infra.throwaway import ThrowawayRedis
-from cqlab.paths import process_log
 from cqlab.waiting import wait_until
 from faults.tasks import PIDS_KEY, counts
 from sandbox.ledger import ledger
@@ -85,32 +82,6 @@ def attempt(call: Callable, *args, **kwargs) -> tuple[object, str]:
         return call(*args, **kwargs), ""
     except Exception as error:  # the label is what the scenario shows
         return None, error_label(error)
-
-
-# --- A worker on a throw-away broker ----------------------------------------------------------
-def start_worker_on(
-    broker: ThrowawayRedis,
-    name: str,
-    *,
-    pool: str = "prefork",
-    concurrency: int = 1,
-    extra_args=(),
-    wait=True,
-) -> BoundProcess:
-    """`celery -A sandbox worker` whose broker is `broker` (results and the ledger stay in the lab's
-    Redis); returns once it logs that it is ready (unless `wait` is false: a broker still down).
-
-    Not `lab.start_worker`: its readiness ping is published through the app's own broker, so a
-    worker on another broker never seems to answer.
-    """
-    command = celery_command(
-        "worker", "-n", f"{name}@lab", "--loglevel=info", "-P", pool, "-c", str(concurrency),
-        "--without-mingle", "--without-gossip", "--without-heartbeat", *extra_args,
-    )  # fmt: skip
-    worker = BoundProcess(name, command, process_log(name), env={"CELERY_BROKER_URL": broker.url()})
-    if wait:
-        worker.wait_for_log(rf"{name}@lab ready\.", 30)
-    return worker
 
 
 # --- Waiting for a run to settle ---------------------------------------------------------------

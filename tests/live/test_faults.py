@@ -28,10 +28,11 @@ from redis.retry import Retry
 from catalog.queries import cached_product_summary
 from cqlab.config import LabConfig
 from cqlab.errors import LabError
+from cqlab.infra.processes import BoundProcess, celery_command
 from cqlab.infra.services import port_open
 from cqlab.infra.throwaway import HOST, ThrowawayMemcached, ThrowawayRedis
 from cqlab.lessons import faults
-from cqlab.paths import MARKER_DIR
+from cqlab.paths import MARKER_DIR, process_log
 from cqlab.ports import free_port
 from cqlab.waiting import wait_until
 from faults.tasks import (
@@ -64,6 +65,11 @@ class TouchOnUnpickle:
 def new_marker(lab) -> Path:
     MARKER_DIR.mkdir(parents=True, exist_ok=True)
     return MARKER_DIR / faults.new_run(lab.namespace)
+
+
+def on(broker: ThrowawayRedis) -> dict:
+    """A worker's environment for a throw-away broker; results and the ledger stay in the lab's Redis."""
+    return {"CELERY_BROKER_URL": broker.url()}
 
 
 @pytest.fixture(scope="module")
@@ -272,8 +278,9 @@ def test_delay_with_a_hung_broker_fails_instead_of_hanging(lab):
 
 
 def test_worker_started_with_broker_down_connects_when_it_returns(lab):
-    server = ThrowawayRedis()
-    with faults.start_worker_on(server, "waiting", wait=False) as worker:
+    server = ThrowawayRedis()  # not started yet: the worker cannot answer a ping, so no start_worker
+    command = celery_command("worker", "-n", "waiting@lab", "--loglevel=info", "--without-mingle")
+    with BoundProcess("waiting", command, process_log("waiting"), env=on(server)) as worker:
         worker.wait_for_log(r"Cannot connect to redis")
         server.start()
         try:
@@ -313,7 +320,7 @@ def test_child_killed(lab, main_worker, task, guarded):
 # --- 7. Whole worker stopped or killed ---
 def test_worker_stopped_with_sigterm_finishes_its_task(lab, broker, connection):
     run = faults.new_run("sigterm")
-    with faults.start_worker_on(broker, "first", pool="solo", extra_args=REDELIVERY_ARGS) as first:
+    with lab.start_worker("first", pool="solo", env=on(broker), extra_args=REDELIVERY_ARGS) as first:
         charge_acks_late.apply_async([run, 1.0], connection=connection)
         os.kill(faults.pid_of(run), signal.SIGTERM)
         first.wait_for(lambda: not first.alive(), "the worker to exit")
@@ -332,7 +339,7 @@ def test_worker_stopped_with_sigterm_finishes_its_task(lab, broker, connection):
 )
 def test_worker_killed(lab, broker, connection, task, guarded, effects):
     run = faults.new_run("sigkill")
-    with faults.start_worker_on(broker, "first", extra_args=REDELIVERY_ARGS) as first:
+    with lab.start_worker("first", env=on(broker), extra_args=REDELIVERY_ARGS) as first:
         task.apply_async([run, 1.0, guarded], connection=connection)
         faults.counts_when(run, lambda ledger: ledger.get("effect"))
         if not task.acks_late:  # the worker has acknowledged the message it runs
@@ -343,7 +350,7 @@ def test_worker_killed(lab, broker, connection, task, guarded, effects):
         assert counts(run) == {"started": 1, "effect": 1}
         return
     assert faults.on_broker(broker.client()) == 1  # waiting in `unacked` for the visibility timeout
-    with faults.start_worker_on(broker, "second", extra_args=REDELIVERY_ARGS):
+    with lab.start_worker("second", env=on(broker), extra_args=REDELIVERY_ARGS):
         ledger = faults.counts_when(run, lambda ledger: ledger.get("finished"))
         wait_until(lambda: faults.on_broker(broker.client()) == 0, 10, "the broker to empty")
     assert ledger == {"started": 2, "effect": effects, "finished": 1}
@@ -353,7 +360,7 @@ def test_worker_killed(lab, broker, connection, task, guarded, effects):
 @pytest.mark.parametrize("guarded", [False, True], ids=["unguarded", "idempotency-key"])
 def test_long_countdown_runs_more_than_once(lab, broker, connection, guarded):
     run = faults.new_run("countdown")
-    with faults.start_worker_on(broker, "eta", extra_args=REDELIVERY_ARGS):
+    with lab.start_worker("eta", env=on(broker), extra_args=REDELIVERY_ARGS):
         record.apply_async([run, guarded], countdown=8, connection=connection)
         ledger = faults.counts_when(run, lambda ledger: ledger.get("finished", 0) >= 2)
     assert ledger["started"] >= 2
@@ -372,7 +379,7 @@ def test_redis_killed(lab, persistent):
         server.restart(kill=True)
         queued, cached = server.client().llen("celery"), server.client(db=1).dbsize()
         if persistent:
-            with faults.start_worker_on(server, "after-crash"):
+            with lab.start_worker("after-crash", env=on(server)):
                 ran = [faults.counts_when(run, lambda ledger: ledger.get("finished")) for run in runs]
                 wait_until(lambda: faults.on_broker(server.client()) == 0, 20, "the queue to drain")
         else:
@@ -387,7 +394,7 @@ def test_redis_killed(lab, persistent):
 
 # --- 10. Redis restarted under a worker ---
 def test_worker_reconnects_after_redis_restart(lab):
-    with ThrowawayRedis() as server, faults.start_worker_on(server, "reconnecting") as worker:
+    with ThrowawayRedis() as server, lab.start_worker("reconnecting", env=on(server)) as worker:
         with app.connection_for_write(server.url()) as connection:
             assert (
                 faults.final_state(record.apply_async([faults.new_run("before")], connection=connection))
