@@ -11,8 +11,6 @@ import json
 import os
 import pickle
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -26,14 +24,10 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from catalog.queries import cached_product_summary
-from cqlab.config import LabConfig
-from cqlab.errors import LabError
 from cqlab.infra.processes import BoundProcess, celery_command
-from cqlab.infra.services import port_open
 from cqlab.infra.throwaway import HOST, ThrowawayMemcached, ThrowawayRedis
 from cqlab.lessons import faults
 from cqlab.paths import MARKER_DIR, process_log
-from cqlab.ports import free_port
 from cqlab.waiting import wait_until
 from faults.tasks import (
     charge,
@@ -45,7 +39,6 @@ from faults.tasks import (
     with_cleanup,
 )
 from sandbox.celery import app
-from sandbox.env import REPO_ROOT
 
 REDELIVERY = {"visibility_timeout": 4, "unacked_restore_interval": 1, "unacked_restore_throttle": 1}
 REDELIVERY_ARGS = ("--", "broker_transport_options=(json)" + json.dumps(REDELIVERY))
@@ -92,7 +85,7 @@ def connection(broker):
         yield connection
 
 
-# --- 1. Security defaults and the launcher ---
+# --- 1. Security defaults (the launcher's refusals: tests/live/test_services.py, tests/unit) ---
 @pytest.mark.parametrize("password", [None, "not-the-password"])
 def test_redis_refuses_a_client_without_the_password(lab, password):
     stranger = redis.Redis(host=HOST, port=lab.config.redis_port, password=password, protocol=2)
@@ -105,41 +98,6 @@ def test_servers_listen_on_loopback_only(lab):
     memcached_settings = lab.memcached().stats("settings")
     assert memcached_settings[b"inter"] == b"127.0.0.1" and int(memcached_settings[b"udpport"]) == 0
     assert faults.reachable_from_outside(lab.config.redis_port, lab.config.memcached_port) == []
-
-
-@pytest.mark.parametrize("variable", ["REDIS_HOST", "MEMCACHED_HOST"])
-@pytest.mark.parametrize("host", ["0.0.0.0", "192.0.2.2", "::"])
-def test_config_refuses_hosts_beyond_loopback(monkeypatch, variable, host):
-    monkeypatch.setenv(variable, host)
-    with pytest.raises(LabError, match="beyond this machine"):
-        LabConfig.from_env()
-
-
-@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "::1"])
-def test_config_accepts_loopback(monkeypatch, host):
-    monkeypatch.setenv("REDIS_HOST", host)
-    assert LabConfig.from_env().redis_host == host
-
-
-def test_launcher_refuses_to_start_a_server_listening_beyond_loopback(lab):
-    redis_port = free_port()
-    env = {
-        **os.environ,
-        "REDIS_HOST": "0.0.0.0",
-        "REDIS_PORT": str(redis_port),
-        "MEMCACHED_PORT": str(free_port()),
-    }
-    launched = subprocess.run(
-        [sys.executable, "-m", "cqlab", "up"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=REPO_ROOT,
-    )
-    assert launched.returncode == 1
-    assert "would make the lab's server listen beyond this machine" in launched.stderr
-    assert not port_open("127.0.0.1", redis_port)
 
 
 # --- 2. A value over 1 MB ---
