@@ -64,10 +64,11 @@ class ThrowawayServer:
             self.process.popen.wait()
             self.process.stop()
             self.process = None
+            self._wait_until(lambda: not port_open(HOST, self.port, timeout=0.1), 5.0)
 
     def restart(self, kill: bool = False) -> "ThrowawayServer":
         self.kill() if kill else self.stop()
-        self._wait_until(lambda: not port_open(HOST, self.port, timeout=0.1), 5.0)
+        self._wait_until(lambda: not port_open(HOST, self.port, timeout=0.1), 5.0)  # after a stop too
         return self.start()
 
     def _wait_until(self, condition: Callable[[], bool], timeout: float) -> None:

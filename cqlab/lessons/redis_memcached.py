@@ -70,12 +70,13 @@ def feature_table(
     survived: dict[str, tuple[bool, bool]],
     pubsub_receivers: int,
     largest_value: int,
+    eviction: dict[str, str],
 ) -> list[tuple[str, str, str]]:
     """(feature, Redis, Memcached) rows, each cell derived from a probe of the live servers.
 
     `r` must decode responses. `survived` ({setup: (clean restart, kill -9)}; Memcached's
-    setup named "Memcached"), `pubsub_receivers` and `largest_value` (bytes, one-byte key)
-    come from the cells run before.
+    setup named "Memcached"), `pubsub_receivers`, `largest_value` (bytes, one-byte key) and
+    `eviction` (Redis's memory limit and eviction policy, read in the cell) come from the cells.
     """
     host, port = mc.server
     prefix = mc.key_prefix.decode()
@@ -91,7 +92,6 @@ def feature_table(
     memcached_ttl = raw(f"touch {prefix}probe:list 1.5")
     settings = mc.stats("settings")
     redis_limit = int(r.config_get("proto-max-bulk-len")["proto-max-bulk-len"])
-    memory = r.config_get("maxmemory", "maxmemory-policy")
     long_key = raw(f"get {prefix}{'k' * (251 - len(prefix))}")
     transaction = r.pipeline(transaction=True).incr("probe:tx").incr("probe:tx").execute()
     r.delete("probe:ttl", "probe:tx")
@@ -122,7 +122,7 @@ def feature_table(
         ("max key size", _size(redis_limit), f"250 bytes: a 251-byte key → {long_key}"),
         (
             "eviction when full",
-            f"configurable: policy {memory['maxmemory-policy']}, maxmemory {memory['maxmemory']}",
+            "configurable: " + ", ".join(f"{name} {value}" for name, value in sorted(eviction.items())),
             f"LRU, evictions {settings[b'evictions'].decode()}",
         ),
         (

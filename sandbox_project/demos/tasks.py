@@ -6,16 +6,11 @@ Each task's options sit in its decorator, where a reader looks for them.
 import os
 import time
 
-import redis
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
-from django.conf import settings
 from django.contrib.auth.models import User
 
-
-def ledger() -> redis.Redis:
-    """Redis client on the namespace's broker database: where tasks leave evidence of their runs."""
-    return redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_connect_timeout=2, socket_timeout=5)
+from sandbox.ledger import ledger
 
 
 @shared_task
