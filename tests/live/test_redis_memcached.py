@@ -1,4 +1,4 @@
-"""Notebook 01's plumbing (`cqlab.lessons.redis_memcached`), against the live servers.
+"""Notebook 01b's plumbing (`cqlab.lessons.redis_memcached`), against the live servers.
 
 What the notebook teaches lives in its cells and is checked by running it (nbval); these
 tests cover the probes of the side-by-side table and the forced race of exercise 2.
