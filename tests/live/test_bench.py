@@ -1,4 +1,4 @@
-"""The benchmark helper of notebook 01 (`cqlab.lessons.bench`), against the live Redis and Memcached."""
+"""The benchmark helper of notebook 01b (`cqlab.lessons.bench`), against the live Redis and Memcached."""
 
 import shutil
 import subprocess

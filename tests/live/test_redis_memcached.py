@@ -1,4 +1,4 @@
-"""Notebook 01's plumbing (`cqlab.lessons.redis_memcached`), against the live servers.
+"""Notebook 01b's plumbing (`cqlab.lessons.redis_memcached`), against the live servers.
 
 What the notebook teaches lives in its cells and is checked by running it (nbval); these
 tests cover the probes of the side-by-side table and the forced race of exercise 2.
@@ -70,7 +70,8 @@ def test_feature_table_is_built_from_probes(lab, r):
         "Redis, AOF": (True, True),
         "Memcached": (False, False),
     }
-    rows = redis_memcached.feature_table(r, lab.memcached(), survived, 2, largest_value=1_048_516)
+    eviction = {"maxmemory": "0", "maxmemory-policy": "noeviction"}  # the notebook reads it with CONFIG GET
+    rows = redis_memcached.feature_table(r, lab.memcached(), survived, 2, 1_048_516, eviction)
     table = {feature: (redis_cell, memcached_cell) for feature, redis_cell, memcached_cell in rows}
     assert table["data types"][0] == "hash, string"
     assert table["max value size"] == ("512 MiB", "1,048,516 bytes (-I 1 MiB, item header included)")
@@ -79,5 +80,6 @@ def test_feature_table_is_built_from_probes(lab, r):
         "lost/lost",
     )
     assert "CLIENT_ERROR" in table["TTL precision"][1]
+    assert table["eviction when full"][0] == "configurable: maxmemory 0, maxmemory-policy noeviction"
     assert r.exists("probe:ttl", "probe:tx") == 0
     assert redis_memcached.format_table(rows).splitlines()[0].split() == ["Redis", "Memcached"]
