@@ -316,7 +316,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n", type=int, default=3000, help="calls per single-key operation")
     parser.add_argument("--size", type=int, default=PAYLOAD_BYTES, help="value size in bytes")
     parser.add_argument("--blocks", type=int, default=30, help="interleaved blocks per operation")
-    parser.add_argument("--namespace", default="01b", choices=list(NAMESPACE_DB), help="whose Redis DB to use")
+    parser.add_argument(
+        "--namespace", default="01b", choices=list(NAMESPACE_DB), help="whose Redis DB to use"
+    )
     args = parser.parse_args(argv)
 
     config = LabConfig.from_env()
