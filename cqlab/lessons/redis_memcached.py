@@ -1,6 +1,6 @@
-"""Plumbing of notebook 01b: the side-by-side table's probes, and a stage that forces a race.
+"""Plumbing of notebooks 01a and 01b: the side-by-side table's probes, and a stage that forces a race.
 
-What notebook 01b teaches (cache-aside, a blocking queue consumer, Pub/Sub, sessions, persistence
+What notebooks 01a and 01b teach (cache-aside, a blocking queue consumer, Pub/Sub, sessions, persistence
 settings) is written in its cells; this module only probes servers and sets up situations.
 """
 
