@@ -37,3 +37,8 @@ def seconds_until_new_primary(
 
     address = wait_until(new_primary, timeout, f"a new primary for {master_name!r}")
     return time.monotonic() - started, tuple(address)
+
+
+def span_seconds(results: list[dict]) -> float:
+    """Wall time of a batch of tasks: first start to last finish, as the tasks reported them."""
+    return max(result["finished"] for result in results) - min(result["started"] for result in results)

@@ -8,7 +8,7 @@ import zlib
 
 import pytest
 import redis
-from celery import Celery
+from celery import Celery, group
 from django.core.cache.backends.memcached import PyMemcacheCache
 from django.core.cache.backends.redis import RedisCache
 from pymemcache.client.hash import HashClient
@@ -25,7 +25,7 @@ from cqlab.infra.cluster import (
     wait_replica_synced,
 )
 from cqlab.infra.throwaway import HOST
-from cqlab.lessons.scaling import miss_fraction, seconds_until_new_primary
+from cqlab.lessons.scaling import miss_fraction, seconds_until_new_primary, span_seconds
 from cqlab.waiting import wait_until
 
 KEYS = [f"product:{number}" for number in range(3000)]
@@ -201,3 +201,49 @@ def test_django_redis_cache_and_celery_do_not_work_on_a_cluster(cluster_nodes):
         app.conf.update(broker_write_url=node.url(0), broker_connection_retry=False)
         with pytest.raises(Exception, match="of pipeline caused error"):
             app.send_task("scaling.count", retry=False)
+
+
+# --- 5. More workers --------------------------------------------------------------------------
+ROUTES = {
+    "sandbox_project.scaling.tasks.send_digest_email": {"queue": "emails"},
+    "sandbox_project.scaling.tasks.build_report": {"queue": "reports"},
+    "sandbox_project.scaling.tasks.*": {"queue": "bench"},
+}
+
+
+@pytest.fixture
+def routed(lab):
+    from sandbox.celery import app
+
+    app.conf.task_routes = ROUTES
+    yield app
+    app.conf.task_routes = None
+
+
+def test_task_routes_send_each_task_to_its_queues_worker(lab, routed):
+    from sandbox_project.scaling import tasks
+
+    with (
+        lab.start_worker("t06-emails", queues=["emails"]),
+        lab.start_worker("t06-reports", queues=["reports"]),
+    ):
+        report, email = (
+            group([tasks.build_report.s(1), tasks.send_digest_email.s(1)]).apply_async().get(timeout=60)
+        )
+    assert report["worker"] == "t06-reports@lab"
+    assert email["worker"] == "t06-emails@lab"
+
+
+def test_io_bound_tasks_scale_with_processes_and_rate_limit_caps_a_worker(lab, routed):
+    from sandbox_project.scaling import tasks
+
+    spans = {}
+    for processes in (1, 4):
+        with lab.start_worker(f"t06-bench-{processes}", queues=["bench"], concurrency=processes):
+            spans[processes] = span_seconds(
+                group([tasks.wait_on_network.s(0.3)] * 12).apply_async().get(timeout=60)
+            )
+            if processes == 4:
+                calls = group(tasks.call_partner_api.s(n) for n in range(20)).apply_async().get(timeout=60)
+    assert spans[1] >= 2 * spans[4]
+    assert span_seconds(calls) >= 1.5  # 20 calls at 10/s, whatever the processes
