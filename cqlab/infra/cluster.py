@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 
+import psutil
 import redis
 from pymemcache.client.base import Client as MemcacheClient
 
@@ -33,10 +34,34 @@ class ServerGroup:
         self.servers = servers
 
     def start(self):
-        for server in self.servers:
-            if server.process is None:
-                server.start()
+        """Start every server, each on a port it really owns (see `_start_owned`)."""
+        self.servers = [server if server.process else self._start_owned(server) for server in self.servers]
         return self
+
+    def _start_owned(self, server, attempts: int = 3):
+        """Start `server`; if another process took its free port first, retry on a new one.
+
+        A free port can be taken by someone else between `free_port()` and our bind: then
+        our server exits, and the port answers with a stranger's server. The pid the server
+        reports over its port tells them apart.
+        """
+        for _ in range(attempts):
+            try:
+                server.start()
+                if self.reported_pid(server) == _server_pid(server):
+                    return server
+            except RuntimeError:  # the port was taken before our start, or ours never opened it
+                pass
+            server.stop()
+            server = self.fresh(server)
+        raise RuntimeError(f"no free port kept for {type(server).__name__} after {attempts} attempts")
+
+    def fresh(self, server):
+        """A new server like `server`, on a new free port."""
+        raise NotImplementedError
+
+    def reported_pid(self, server) -> int:
+        raise NotImplementedError
 
     def stop(self) -> None:
         for server in self.servers:
@@ -68,6 +93,16 @@ class MemcachedPool(ServerGroup):
     def __init__(self, size: int = 3, memory_mb: int = 16):
         super().__init__([ThrowawayMemcached(memory_mb=memory_mb) for _ in range(size)])
 
+    def fresh(self, server):
+        return ThrowawayMemcached(memory_mb=server.memory_mb)
+
+    def reported_pid(self, server) -> int:
+        client = MemcacheClient((HOST, server.port), connect_timeout=2, timeout=5)
+        try:
+            return int(client.stats()[b"pid"])
+        finally:
+            client.close()
+
     def items_per_node(self) -> list[int]:
         """Items each live node holds now (`stats curr_items`); 0 for a stopped node."""
         counts = []
@@ -87,6 +122,15 @@ class RedisGroup(ServerGroup):
     def __init__(self, size: int, extra_conf: tuple[str, ...] = ()):
         super().__init__([ThrowawayRedis(extra_conf=extra_conf) for _ in range(size)])
 
+    def fresh(self, server):
+        return ThrowawayRedis(extra_conf=server.extra_conf)
+
+    def reported_pid(self, server) -> int:
+        try:
+            return int(server.client().info("server")["process_id"])
+        except redis.RedisError:  # a stranger's Redis, with another password
+            return -1
+
     @property
     def password(self) -> str:
         return self.servers[0].config.redis_password
@@ -100,14 +144,13 @@ class RedisClusterNodes(RedisGroup):
     """
 
     def __init__(self, size: int = 3, extra_conf: tuple[str, ...] = ()):
-        super().__init__(size, extra_conf)
-        for server in self.servers:
-            # The bus port is normally port+10000, which may be taken: ask for a free one.
-            server.extra_conf = (
-                *server.extra_conf,
-                f"cluster-port {free_port()}",
-                "cluster-config-file nodes.conf",
-            )
+        self.node_conf = extra_conf
+        ServerGroup.__init__(self, [self.fresh() for _ in range(size)])
+
+    def fresh(self, server=None):
+        # The bus port is normally port+10000, which may be taken: ask for a free one.
+        conf = (*self.node_conf, f"cluster-port {free_port()}", "cluster-config-file nodes.conf")
+        return ThrowawayRedis(extra_conf=conf)
 
     def cli_env(self) -> dict[str, str]:
         """Environment for redis-cli: the password through REDISCLI_AUTH, never on a command line."""
@@ -118,6 +161,13 @@ class RedisClusterNodes(RedisGroup):
             return all(server.client().cluster("info")["cluster_state"] == "ok" for server in self.servers)
 
         wait_until(all_ok, timeout, "every cluster node to report cluster_state:ok")
+
+
+def _server_pid(server_or_process) -> int:
+    """Pid of the server process itself (its BoundProcess is a reaper, the server's parent)."""
+    process = getattr(server_or_process, "process", server_or_process)
+    children = wait_until(lambda: psutil.Process(process.pid).children(), 5.0, f"{process.name} to start")
+    return children[0].pid
 
 
 def run_cli(args: list[str], env: dict[str, str], timeout: float = 30.0) -> subprocess.CompletedProcess:
@@ -153,24 +203,41 @@ class SentinelGroup:
         self.processes: list[BoundProcess] = []
 
     def start(self, timeout: float = 10.0) -> "SentinelGroup":
-        for port in self.ports:
-            directory = THROWAWAY_DIR / f"sentinel-{port}"
-            shutil.rmtree(directory, ignore_errors=True)
-            directory.mkdir(parents=True)
-            conf = [f"bind {HOST}", f"port {port}", f"dir {directory}", f"requirepass {self.password}"]
-            conf_path = directory / "sentinel.conf"
-            write_private(conf_path, "\n".join([*conf, *self.conf_lines]) + "\n")
-            log = THROWAWAY_DIR / f"sentinel-{port}.log"
-            self.processes.append(
-                BoundProcess(
-                    f"sentinel-{port}", ["redis-server", str(conf_path), "--sentinel"], log, grace=3.0
-                )
-            )
-        for port in self.ports:
-            wait_until(
-                lambda port=port: port_open(HOST, port, timeout=0.1), timeout, f"sentinel on port {port}"
-            )
+        for index in range(len(self.ports)):
+            for _ in range(3):  # a new free port if someone else took this one first
+                process = self._start_one(self.ports[index], timeout)
+                if process:
+                    self.processes.append(process)
+                    break
+                self.ports[index] = free_port()
+            else:
+                raise RuntimeError("no free port kept for a sentinel after 3 attempts")
         return self
+
+    def _start_one(self, port: int, timeout: float) -> BoundProcess | None:
+        """A sentinel on `port`, or None if the port answers with someone else's process."""
+        if port_open(HOST, port):
+            return None
+        directory = THROWAWAY_DIR / f"sentinel-{port}"
+        shutil.rmtree(directory, ignore_errors=True)
+        directory.mkdir(parents=True)
+        conf = [f"bind {HOST}", f"port {port}", f"dir {directory}", f"requirepass {self.password}"]
+        conf_path = directory / "sentinel.conf"
+        write_private(conf_path, "\n".join([*conf, *self.conf_lines]) + "\n")
+        log = THROWAWAY_DIR / f"sentinel-{port}.log"
+        process = BoundProcess(
+            f"sentinel-{port}", ["redis-server", str(conf_path), "--sentinel"], log, grace=3.0
+        )
+        try:
+            wait_until(lambda: port_open(HOST, port, timeout=0.1), timeout, f"sentinel on port {port}")
+            own_pid = _server_pid(process)
+            reported = int(self.client_on(port).info("server")["process_id"])
+        except (TimeoutError, redis.RedisError):
+            reported, own_pid = -1, 0
+        if reported != own_pid:
+            process.stop()
+            return None
+        return process
 
     @property
     def password(self) -> str:
@@ -181,8 +248,11 @@ class SentinelGroup:
 
     def client(self, index: int = 0) -> redis.Redis:
         """A plain client to one sentinel (for SENTINEL commands)."""
+        return self.client_on(self.ports[index])
+
+    def client_on(self, port: int) -> redis.Redis:
         return redis.Redis(
-            host=HOST, port=self.ports[index], password=self.password, socket_timeout=5, decode_responses=True
+            host=HOST, port=port, password=self.password, socket_timeout=5, decode_responses=True
         )
 
     def wait_ready(self, master_name: str, replicas: int, timeout: float = 30.0) -> None:

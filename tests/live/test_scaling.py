@@ -24,7 +24,7 @@ from cqlab.infra.cluster import (
     run_cli,
     wait_replica_synced,
 )
-from cqlab.infra.throwaway import HOST
+from cqlab.infra.throwaway import HOST, ThrowawayMemcached
 from cqlab.lessons.scaling import miss_fraction, seconds_until_new_primary, span_seconds
 from cqlab.waiting import wait_until
 
@@ -80,6 +80,15 @@ def test_django_pymemcache_needs_ignore_exc_for_a_dead_node(pool_with_a_dead_nod
         tolerant.get(key)
         tolerant.set(key, "again")
     assert all(tolerant.get(key) == "again" for key in KEYS[:300])
+
+
+def test_a_pool_node_whose_port_is_taken_moves_to_a_port_of_its_own():
+    with ThrowawayMemcached() as stranger:
+        pool = MemcachedPool(2)
+        pool.servers[0] = ThrowawayMemcached(port=stranger.port)  # as if someone took our free port
+        with pool:
+            assert pool[0].port != stranger.port
+            assert pool.items_per_node() == [0, 0]
 
 
 # --- 2. Replication ---------------------------------------------------------------------------
