@@ -1,0 +1,25 @@
+"""Notebook 06's self-checks reject a stub and a plausible wrong answer, and accept another right one."""
+
+from cqlab.notebook.exercises import STUB, try_answers
+from cqlab.paths import NOTEBOOKS_DIR
+
+
+def test_self_checks_of_notebook_06():
+    results = try_answers(
+        NOTEBOOKS_DIR / "06-scaling-out.ipynb",
+        {
+            # Without ignore_exc the dead node raises; with retries left it stays in the ring.
+            "06-ex1": [
+                STUB,
+                'options = {"retry_attempts": 0}',
+                "options = dict(retry_attempts=0, ignore_exc=True, dead_timeout=120)",
+            ],
+            # Keys without a hash tag land in different slots: MSET is refused.
+            "06-ex2": [
+                STUB,
+                'user_keys = ["user:7:profile", "user:7:cart"]',
+                'user_keys = ["profile{user:7}", "cart{user:7}"]',
+            ],
+        },
+    )
+    assert results == {"06-ex1": [False, False, True], "06-ex2": [False, False, True]}
