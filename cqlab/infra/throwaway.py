@@ -14,6 +14,7 @@ import shutil
 import signal
 from collections.abc import Callable
 
+import psutil
 import redis
 from pymemcache.client.base import Client as MemcacheClient
 
@@ -34,18 +35,40 @@ class ThrowawayServer:
     def __init__(self, kind: str, port: int | None):
         self.port = port or free_port()
         self.name = f"{kind}-{self.port}"
+        # A port picked for us may be taken by someone else before our server binds it: then the
+        # first start moves to another free port. A restart keeps its port (clients point at it).
+        self.may_move = port is None
         self.process: BoundProcess | None = None
 
     def command(self) -> list[str]:
         raise NotImplementedError
 
     def start(self, timeout: float = 5.0) -> "ThrowawayServer":
-        if port_open(HOST, self.port):
-            raise RuntimeError(f"port {self.port} is already in use; pick another throw-away port")
-        log_path = THROWAWAY_DIR / f"{self.name}.log"
-        self.process = BoundProcess(self.name, self.command(), log_path, grace=3.0)
-        self._wait_until(self.ready, timeout)
-        return self
+        for _attempt in range(3):
+            if not port_open(HOST, self.port):
+                log_path = THROWAWAY_DIR / f"{self.name}.log"
+                self.process = BoundProcess(self.name, self.command(), log_path, grace=3.0)
+                self._wait_until(lambda: self.ready() or not self.process.alive(), timeout)
+                if self._listening_itself():
+                    self.may_move = False
+                    return self
+                self.process.stop()
+            if not self.may_move:
+                raise RuntimeError(f"port {self.port} is taken by another process")
+            self.port = free_port()
+        raise RuntimeError(f"{self.name}: no free port held after 3 tries")
+
+    def _listening_itself(self) -> bool:
+        """Our own server answers on the port, not a stranger that took it first."""
+        try:
+            servers = psutil.Process(self.process.pid).children()
+            return any(
+                connection.status == psutil.CONN_LISTEN and connection.laddr.port == self.port
+                for server in servers
+                for connection in server.net_connections(kind="inet")
+            )
+        except psutil.Error:  # our server exited: it could not bind
+            return False
 
     def ready(self) -> bool:
         """The server answers (a listening port is not enough for every server)."""

@@ -55,8 +55,7 @@ INSTALLED_APPS = [
     "reports",
     "demos",  # tasks for notebook 03
     "faults",  # tasks for notebook 05
-    # Tasks for notebook 06. Its dotted path until pyproject.toml includes "scaling*" in the packages.
-    "sandbox_project.scaling",
+    "scaling",  # tasks for notebook 06
 ]
 
 MIDDLEWARE = [

@@ -214,9 +214,9 @@ def test_django_redis_cache_and_celery_do_not_work_on_a_cluster(cluster_nodes):
 
 # --- 5. More workers --------------------------------------------------------------------------
 ROUTES = {
-    "sandbox_project.scaling.tasks.send_digest_email": {"queue": "emails"},
-    "sandbox_project.scaling.tasks.build_report": {"queue": "reports"},
-    "sandbox_project.scaling.tasks.*": {"queue": "bench"},
+    "scaling.tasks.send_digest_email": {"queue": "emails"},
+    "scaling.tasks.build_report": {"queue": "reports"},
+    "scaling.tasks.*": {"queue": "bench"},
 }
 
 
@@ -230,7 +230,7 @@ def routed(lab):
 
 
 def test_task_routes_send_each_task_to_its_queues_worker(lab, routed):
-    from sandbox_project.scaling import tasks
+    from scaling import tasks
 
     with (
         lab.start_worker("t06-emails", queues=["emails"]),
@@ -244,7 +244,7 @@ def test_task_routes_send_each_task_to_its_queues_worker(lab, routed):
 
 
 def test_io_bound_tasks_scale_with_processes_and_rate_limit_caps_a_worker(lab, routed):
-    from sandbox_project.scaling import tasks
+    from scaling import tasks
 
     spans = {}
     for processes in (1, 4):
