@@ -25,7 +25,9 @@ def run_pytest(targets: list[str]) -> tuple[Counter, Counter, list[str]]:
     """One pytest run; per file: (files whose every item passed, files seen), and failing items."""
     with tempfile.TemporaryDirectory() as scratch:
         report = Path(scratch) / "junit.xml"
-        subprocess.run([*PYTEST, f"--junitxml={report}", *targets], cwd=REPO_ROOT, stdout=subprocess.DEVNULL)
+        run = subprocess.run(
+            [*PYTEST, f"--junitxml={report}", *targets], cwd=REPO_ROOT, capture_output=True, text=True
+        )
         cases = ElementTree.parse(report).getroot().iter("testcase")
         seen, failed_files, failures = Counter(), set(), []
         for case in cases:
@@ -36,6 +38,11 @@ def run_pytest(targets: list[str]) -> tuple[Counter, Counter, list[str]]:
                 failed_files.add(path)
                 failures.append(f"{case.get('classname')}::{case.get('name')}")
     passed = Counter({path: 1 for path in seen if path not in failed_files})
+    if failures:  # keep what pytest said, to find out why
+        LOG_DIR.mkdir(parents=True, exist_ok=True)
+        saved = LOG_DIR / f"soak-failure-{os.getpid()}-{len(list(LOG_DIR.glob('soak-failure-*')))}.log"
+        saved.write_text(run.stdout[-20000:] + run.stderr[-20000:])
+        failures.append(f"(pytest's output: {saved.relative_to(REPO_ROOT)})")
     return passed, seen, failures
 
 

@@ -332,9 +332,16 @@ def private():
     They listen on loopback with the lab's password, die with this process, and are stopped at
     the end of the block: a test run and an open lab never see each other's keys or queues.
     """
-    os.environ.update(REDIS_PORT=str(free_port()), MEMCACHED_PORT=str(free_port()))
-    config = LabConfig.from_env()
-    up(config, bound=True)
+    for attempt in range(3):  # a stranger may take a free port before our server binds it
+        os.environ.update(REDIS_PORT=str(free_port()), MEMCACHED_PORT=str(free_port()))
+        config = LabConfig.from_env()
+        try:
+            up(config, bound=True)
+            break
+        except LabError:
+            stop(config=config)
+            if attempt == 2:
+                raise
     try:
         yield config
     finally:
