@@ -6,6 +6,7 @@ Usage: python scripts/soak.py [N [NOTEBOOK ...]]   (N=5; every notebook and the 
 naming notebooks soaks just those, without the tests)
 """
 
+import os
 import subprocess
 import sys
 import tempfile
