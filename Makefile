@@ -12,6 +12,7 @@ PYTEST_ARGS ?= -n 3 --dist loadfile
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
 .PHONY: lab test soak setup services stop status notebooks lint format clean
+.PHONY: student book book-serve sandbox wheelhouse flower
 
 ## lab: set everything up, then open JupyterLab on notebooks/ (services stop when it exits)
 lab: setup
@@ -61,3 +62,8 @@ format: setup
 ## clean: stop services, remove the virtualenv and var/ (keeps .env)
 clean: stop
 	rm -rf $(VENV) var
+
+# --- classroom kit -----------------------------------------------------------------------------
+## student: student editions in build/student/ (solutions stubbed), solutions in build/student/solutions/
+student: setup
+	$(PY) -m cqlab.notebook.editions
