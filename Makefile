@@ -67,3 +67,14 @@ clean: stop
 ## student: student editions in build/student/ (solutions stubbed), solutions in build/student/solutions/
 student: setup
 	$(PY) -m cqlab.notebook.editions
+
+## book: static HTML site of the executed notebooks in build/book/ (nothing re-executed, no server)
+book: setup
+	rm -rf build/book-src && mkdir -p build/book-src
+	cp book/index.md notebooks/*.ipynb build/book-src/
+	$(VENV)/bin/sphinx-build -q -W --keep-going -c book build/book-src build/book
+	@echo "Book: build/book/index.html (make book-serve to browse it)"
+
+## book-serve: serve build/book/ on 127.0.0.1 (port 8001, or a free one if taken)
+book-serve: book
+	$(PY) scripts/serve_book.py

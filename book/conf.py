@@ -1,0 +1,19 @@
+"""Sphinx + MyST-NB configuration of the course book (`make book`).
+
+The pages are the committed, executed notebooks: nothing is re-executed and no server is needed.
+`make book` copies index.md and notebooks/*.ipynb into build/book-src/ and builds build/book/.
+"""
+
+project = "Caching and task queues in Django"
+author = "The course authors"
+extensions = ["myst_nb"]
+# Show the outputs stored in the notebooks; never run them (they need live Redis, Memcached, Celery).
+nb_execution_mode = "off"
+# Stored widget views cannot come alive without a kernel; their text fallback is shown instead.
+nb_mime_priority_overrides = [("html", "application/vnd.jupyter.widget-view+json", None)]
+myst_enable_extensions = ["colon_fence"]
+exclude_patterns = ["_build", ".ipynb_checkpoints"]
+html_theme = "alabaster"
+html_title = project
+html_theme_options = {"show_relbars": True}  # previous / next links above and below each page
+html_sidebars = {"**": ["about.html", "navigation.html", "relations.html", "searchbox.html"]}
