@@ -9,11 +9,15 @@ author = "The course authors"
 extensions = ["myst_nb"]
 # Show the outputs stored in the notebooks; never run them (they need live Redis, Memcached, Celery).
 nb_execution_mode = "off"
-# Stored widget views cannot come alive without a kernel; their text fallback is shown instead.
+# Stored widget views (progress bars) would need require.js and the widget manager from a CDN:
+# the book must work offline, so their text fallback is shown instead and no widget script loads.
 nb_mime_priority_overrides = [("html", "application/vnd.jupyter.widget-view+json", None)]
+nb_ipywidgets_js = {}
 myst_enable_extensions = ["colon_fence"]
 exclude_patterns = ["_build", ".ipynb_checkpoints"]
 html_theme = "alabaster"
 html_title = project
 html_theme_options = {"show_relbars": True}  # previous / next links above and below each page
 html_sidebars = {"**": ["about.html", "navigation.html", "relations.html", "searchbox.html"]}
+html_static_path = ["_static"]
+html_favicon = "_static/favicon.svg"  # a page without one makes the browser fetch a missing /favicon.ico

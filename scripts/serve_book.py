@@ -1,5 +1,6 @@
 """Serve the built book (build/book/) on loopback: port 8001, or a free port when 8001 is taken."""
 
+import contextlib
 import functools
 import http.server
 import socket
@@ -21,10 +22,8 @@ def main() -> None:
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(BOOK_DIR))
     with http.server.ThreadingHTTPServer((DEFAULT_HOST, port_to_use()), handler) as server:
         print(f"The book: http://{DEFAULT_HOST}:{server.server_port}/  (Ctrl-C to stop)", flush=True)
-        try:
+        with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is the way to stop it
             server.serve_forever()
-        except KeyboardInterrupt:
-            pass
 
 
 if __name__ == "__main__":
