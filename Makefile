@@ -78,3 +78,7 @@ book: setup
 ## book-serve: serve build/book/ on 127.0.0.1 (port 8001, or a free one if taken)
 book-serve: book
 	$(PY) scripts/serve_book.py
+
+## sandbox: the sandbox as a website with a worker (catalogue, signup form, mailbox, admin); URLs printed
+sandbox: setup
+	$(PY) -m cqlab run -- $(PY) scripts/sandbox_site.py

@@ -8,7 +8,6 @@ import functools
 import http.server
 import re
 import subprocess
-import sys
 import threading
 import urllib.request
 import uuid
@@ -21,9 +20,8 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
 from cqlab.infra import browser as browser_module
-from cqlab.infra.processes import BoundProcess
-from cqlab.infra.services import port_open
-from cqlab.paths import REPO_ROOT, process_log
+from cqlab.infra import website
+from cqlab.paths import REPO_ROOT
 from cqlab.ports import DEFAULT_HOST, free_port
 from cqlab.waiting import wait_until
 
@@ -117,10 +115,7 @@ def test_book_has_previous_next_links_search_and_the_plots(browser, book_url):
 def site(lab):
     """`manage.py runserver` on a free port, in the tests' namespace, with the website footer."""
     port = free_port()
-    command = [sys.executable, "manage.py", "runserver", f"{DEFAULT_HOST}:{port}", "--noreload"]
-    log = process_log("test-runserver")
-    server = BoundProcess("test-runserver", command, log, env={"SANDBOX_WEBSITE": "1"})
-    server.wait_for(lambda: port_open(DEFAULT_HOST, port), "no listening port", timeout=60)
+    server = website.start_runserver("test-runserver", port)
     yield f"http://{DEFAULT_HOST}:{port}"
     server.stop()
 
