@@ -12,7 +12,7 @@ PYTEST_ARGS ?= -n 3 --dist loadfile
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
 .PHONY: lab test soak setup services stop status notebooks lint format clean
-.PHONY: student book book-serve sandbox wheelhouse flower
+.PHONY: student book book-serve sandbox lab-ready wheelhouse flower
 
 ## lab: set everything up, then open JupyterLab on notebooks/ (services stop when it exits)
 lab: setup
@@ -82,3 +82,8 @@ book-serve: book
 ## sandbox: the sandbox as a website with a worker (catalogue, signup form, mailbox, admin); URLs printed
 sandbox: setup
 	$(PY) -m cqlab run -- $(PY) scripts/sandbox_site.py
+
+## lab-ready: JupyterLab opens on notebook 00, without the news pop-up, the notebooks trusted
+lab: lab-ready
+lab-ready: setup
+	@$(PY) scripts/lab_ready.py
