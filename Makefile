@@ -12,7 +12,7 @@ PYTEST_ARGS ?= -n 3 --dist loadfile
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
 .PHONY: lab test soak setup services stop status notebooks lint format clean
-.PHONY: student book book-serve sandbox lab-ready wheelhouse flower
+.PHONY: student book book-serve sandbox lab-ready wheelhouse offline-install flower
 
 ## lab: set everything up, then open JupyterLab on notebooks/ (services stop when it exits)
 lab: setup
@@ -87,3 +87,16 @@ sandbox: setup
 lab: lab-ready
 lab-ready: setup
 	@$(PY) scripts/lab_ready.py
+
+## wheelhouse: every pinned package as a wheel in build/wheelhouse/, for a room without internet
+## (same OS and Python version as the learners' machines); then: make offline-install
+WHEELHOUSE := build/wheelhouse
+wheelhouse: setup
+	$(PY) -m pip wheel --quiet --disable-pip-version-check -w $(WHEELHOUSE) -r requirements.txt setuptools wheel
+	@echo "$$(ls $(WHEELHOUSE) | wc -l) wheels in $(WHEELHOUSE); install with: make offline-install"
+
+## offline-install: the virtualenv from build/wheelhouse/ only (no index, no network)
+offline-install:
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --no-index --find-links $(WHEELHOUSE) -r requirements.txt -e .
+	@touch $(STAMP)
