@@ -19,11 +19,13 @@ LAB_SETTINGS = Path(sys.prefix) / "share" / "jupyter" / "lab" / "settings" / "ov
 LAB_CONFIG = Path(sys.prefix) / "etc" / "jupyter" / "jupyter_lab_config.json"
 FIRST_NOTEBOOK = "00-setup-check.ipynb"
 NO_NEWS = {"@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": False}}
-OPEN_FIRST = {"LabApp": {"default_url": f"/lab/tree/{FIRST_NOTEBOOK}"}}
 
 
-def main() -> None:
-    for path, settings in ((LAB_SETTINGS, NO_NEWS), (LAB_CONFIG, OPEN_FIRST)):
+def main(folder_in_server_root: str = "") -> None:
+    """`folder_in_server_root`: where the notebooks are as the server sees them: nothing for
+    `make lab` (it serves notebooks/), `notebooks/` where the server serves the repository (Binder)."""
+    open_first = {"LabApp": {"default_url": f"/lab/tree/{folder_in_server_root}{FIRST_NOTEBOOK}"}}
+    for path, settings in ((LAB_SETTINGS, NO_NEWS), (LAB_CONFIG, open_first)):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(settings, indent=2) + "\n")
     notebooks = sorted(str(path) for path in NOTEBOOKS_DIR.glob("*.ipynb"))
@@ -32,4 +34,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(*sys.argv[1:])
