@@ -100,3 +100,9 @@ offline-install:
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --no-index --find-links $(WHEELHOUSE) -r requirements.txt -e .
 	@touch $(STAMP)
+
+## flower: Celery's monitoring UI on 127.0.0.1:5555 (basic auth from .env) for namespace NS
+## (NS=03 for notebook 03's workers; default: the make sandbox website's)
+NS ?=
+flower: setup
+	$(PY) -m cqlab run -- $(PY) scripts/flower.py $(NS)

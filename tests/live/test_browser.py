@@ -10,6 +10,7 @@ import re
 import subprocess
 import sys
 import threading
+import urllib.error
 import urllib.request
 import uuid
 from urllib.parse import urldefrag, urlparse
@@ -245,3 +246,24 @@ def browser_json(driver, token: str, path: str, pick: str):
         f".then(r => r.json()).then(model => done({PICK[pick]}));"
     )
     return driver.execute_async_script(script)
+
+
+# --- Flower -----------------------------------------------------------------------------------
+def test_flower_lists_the_worker_behind_basic_auth(browser, worker):
+    """`make flower`'s script on the tests' namespace, with a password of this test's own."""
+    user, password = "lab", uuid.uuid4().hex
+    command = [sys.executable, str(REPO_ROOT / "scripts" / "flower.py"), "tests"]
+    env = {"FLOWER_BASIC_AUTH": f"{user}:{password}"}
+    with BoundProcess("test-flower", command, process_log("test-flower"), env=env) as flower:
+        line = flower.wait_for_log(r"Flower for namespace tests: http://", timeout=60)
+        address = re.search(r"http://[\d.]+:(\d+)/", line)
+        port = int(address.group(1))
+        flower.wait_for(lambda: port_open(DEFAULT_HOST, port), "no listening port", timeout=60)
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(f"http://{DEFAULT_HOST}:{port}/workers", timeout=30)
+        assert refused.value.code == 401
+        # The worker's page: Flower asks the workers (an inspect broadcast) when it does not know it.
+        # (Its /workers table is built from worker events, which the tests' workers do not send.)
+        browser.get(f"http://{user}:{password}@{DEFAULT_HOST}:{port}/worker/test-worker@lab")
+        body = browser.find_element(By.TAG_NAME, "body").text
+        assert "test-worker@lab" in body and "prefork" in body.lower()
