@@ -11,7 +11,7 @@ PYTEST_ARGS ?= -n 3 --dist loadfile
 # Jupyter refuses to run as root unless told (containers and CI machines often are root).
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: lab test soak setup services stop status notebooks lint format clean
+.PHONY: lab test soak lock setup services stop status notebooks lint format clean
 .PHONY: student book book-serve sandbox lab-ready wheelhouse offline-install flower
 
 ## lab: set everything up, then open JupyterLab on notebooks/ (services stop when it exits)
@@ -32,9 +32,16 @@ soak: setup
 setup: $(STAMP)
 	@$(PY) -m cqlab env
 
-$(STAMP): requirements.txt pyproject.toml
+$(STAMP): requirements.lock pyproject.toml
 	@sh scripts/bootstrap-venv.sh "$(PYTHON)" "$(VENV)"
 	@touch $@
+
+## lock: pin every package with its hashes, for Python 3.10+ on Linux and macOS (after editing requirements.txt)
+UV_VERSION := 0.13.9
+lock: setup
+	$(PY) -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	$(VENV)/bin/uv pip compile --universal --python-version 3.10 --generate-hashes --no-python-downloads \
+	  --quiet requirements.txt -o requirements.lock
 
 ## services / stop / status: Redis and Memcached (local binaries, or docker compose)
 services: setup
@@ -88,17 +95,19 @@ lab: lab-ready
 lab-ready: setup
 	@$(PY) scripts/lab_ready.py
 
-## wheelhouse: every pinned package as a wheel in build/wheelhouse/, for a room without internet
-## (same OS and Python version as the learners' machines); then: make offline-install
+## wheelhouse: every locked package (requirements.lock, hashes checked) in build/wheelhouse/, for a
+## room without internet (same OS and Python version as the learners' machines); then: make offline-install
 WHEELHOUSE := build/wheelhouse
 wheelhouse: setup
-	$(PY) -m pip wheel --quiet --disable-pip-version-check -w $(WHEELHOUSE) -r requirements.txt setuptools wheel
-	@echo "$$(ls $(WHEELHOUSE) | wc -l) wheels in $(WHEELHOUSE); install with: make offline-install"
+	$(PY) -m pip download --quiet --disable-pip-version-check -d $(WHEELHOUSE) --require-hashes -r requirements.lock
+	$(PY) -m pip download --quiet --disable-pip-version-check -d $(WHEELHOUSE) setuptools wheel
+	@echo "$$(ls $(WHEELHOUSE) | wc -l) files in $(WHEELHOUSE); install with: make offline-install"
 
-## offline-install: the virtualenv from build/wheelhouse/ only (no index, no network)
+## offline-install: the virtualenv from build/wheelhouse/ only (no index, no network), hashes checked
 offline-install:
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/python -m pip install --no-index --find-links $(WHEELHOUSE) -r requirements.txt -e .
+	$(VENV)/bin/python -m pip install --no-index --find-links $(WHEELHOUSE) --require-hashes -r requirements.lock
+	$(VENV)/bin/python -m pip install --no-index --find-links $(WHEELHOUSE) --no-deps -e .
 	@touch $(STAMP)
 
 ## flower: Celery's monitoring UI on 127.0.0.1:5555 (basic auth from .env) for namespace NS

@@ -23,15 +23,31 @@ from cqlab.errors import LabError
 from cqlab.infra import processes, services
 
 
-def run_in_foreground(command: list[str]) -> int:
-    """Run `command` to its end. Ctrl-C goes to it alone (JupyterLab asks before it quits);
-    a SIGTERM or SIGHUP to us is passed on; either way the services stop only after it exits."""
-    child = subprocess.Popen(command)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    # A closed terminal (SIGHUP) or a SIGTERM: stop the command, then what was started for it.
-    for stop_signal in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(stop_signal, lambda signum, frame: child.terminate())
-    return child.wait()
+class Foreground:
+    """Runs one command to its end, for `run` and `check`.
+
+    Ctrl-C goes to the command alone (JupyterLab asks before it quits). A SIGTERM or a SIGHUP
+    (the terminal closed) to us stops the command, and then what was started for it; one that
+    arrives while the servers are still starting is kept and acted on as soon as the command runs.
+    """
+
+    def __init__(self):
+        self.child: subprocess.Popen | None = None
+        self.stop_requested = False
+        for stop_signal in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(stop_signal, self._request_stop)
+
+    def _request_stop(self, signum, frame) -> None:
+        self.stop_requested = True
+        if self.child:
+            self.child.terminate()
+
+    def run(self, command: list[str]) -> int:
+        self.child = subprocess.Popen(command)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        if self.stop_requested:
+            self.child.terminate()
+        return self.child.wait()
 
 
 def report_leftovers(run_id: str) -> int:
@@ -63,12 +79,14 @@ def main(argv: list[str]) -> int:
     elif command == "leftovers" and len(argv) == 2:
         return report_leftovers(argv[1])
     elif command == "run" and "--" in argv:
+        foreground = Foreground()
         with services.shared():
-            return run_in_foreground(argv[argv.index("--") + 1 :])
+            return foreground.run(argv[argv.index("--") + 1 :])
     elif command == "check" and "--" in argv:
+        foreground = Foreground()
         run_id = os.environ[processes.RUN_ID_VARIABLE] = uuid.uuid4().hex
         with services.private() if "--private" in argv[: argv.index("--")] else contextlib.nullcontext():
-            code = run_in_foreground(argv[argv.index("--") + 1 :])
+            code = foreground.run(argv[argv.index("--") + 1 :])
         return report_leftovers(run_id) or code
     else:
         print(__doc__, file=sys.stderr)

@@ -24,7 +24,12 @@ if [ ! -x "$venv/bin/python" ]; then
     fi
   fi
 fi
-echo "Installing the pinned packages into $venv ..."
-"$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r requirements.txt -e . 2>&1 \
-  | grep -v "^WARNING: Location" || true
+echo "Installing the locked packages into $venv ..."
+# Every package, transitive ones included, pinned with its hashes (requirements.lock, `make lock`);
+# then this repository's own packages, which have no hash to check.
+for args in "--require-hashes -r requirements.lock" "--no-deps -e ."; do
+  # shellcheck disable=SC2086
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check $args 2>&1 \
+    | grep -v "^WARNING: Location" || true
+done
 "$venv/bin/python" -c 'import cqlab, django, celery' || { echo "error: the install into $venv failed (see above)" >&2; exit 1; }

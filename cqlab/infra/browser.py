@@ -11,7 +11,7 @@ import subprocess
 from pathlib import Path
 
 from cqlab.errors import LabError
-from cqlab.infra.services import _run_installer
+from cqlab.infra.install import _run_installer
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")

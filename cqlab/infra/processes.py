@@ -75,11 +75,11 @@ class BoundProcess:
         """Log lines matching the regex `pattern` (all lines when empty)."""
         return [line for line in self.log().splitlines() if re.search(pattern, line)]
 
-    def wait_for_log(self, pattern: str, timeout: float = 20.0) -> str:
+    def wait_for_log(self, pattern: str, timeout: float = 60.0) -> str:
         """Block until a log line matches `pattern`; return it. Fails fast if the process exits."""
         return self.wait_for(lambda: (self.log_lines(pattern) or [None])[-1], f"no {pattern!r}", timeout)
 
-    def wait_for(self, condition, what: str, timeout: float = 20.0):
+    def wait_for(self, condition, what: str, timeout: float = 60.0):
         """Wait until `condition()` is truthy and return it; fail fast, with the log, if we exit."""
         try:
             return wait_until(condition, timeout, what, give_up=lambda: not self.alive())

@@ -9,12 +9,9 @@ import contextlib
 import fcntl
 import json
 import os
-import platform
 import shutil
 import signal
-import socket
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,20 +19,16 @@ from pathlib import Path
 import psutil
 import redis
 from pymemcache.client.base import Client as MemcacheClient
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
 from cqlab.config import LabConfig
 from cqlab.errors import LabError
+from cqlab.infra.install import install_missing
+from cqlab.infra.probes import anonymous_redis, port_open, redis_client
 from cqlab.paths import LOG_DIR, REPO_ROOT, RUN_DIR, VAR_DIR, write_private
 from cqlab.ports import free_port
 from cqlab.waiting import wait_until
 
 READY_TIMEOUT = 10.0  # seconds a freshly started server gets to answer
-PACKAGES = {
-    "apt": {"redis-server": "redis-server", "memcached": "memcached"},
-    "brew": {"redis-server": "redis", "memcached": "memcached"},
-}
 
 
 @dataclass(frozen=True)
@@ -52,30 +45,6 @@ class ServiceStatus:
 
 
 # --- probes -----------------------------------------------------------------------------------
-def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
-
-
-def redis_client(config: LabConfig, db: int = 0, **options) -> redis.Redis:
-    """A redis-py client for the lab's Redis that fails within seconds, never hangs."""
-    options.setdefault("socket_connect_timeout", 2)
-    options.setdefault("socket_timeout", 5)
-    return redis.Redis(
-        host=config.redis_host,
-        port=config.redis_port,
-        password=config.redis_password,
-        db=db,
-        **options,
-    )
-
-
-def anonymous_redis(host: str, port: int) -> redis.Redis:
-    """A client without password that tries once: redis-py would otherwise retry a refused AUTH."""
-    return redis.Redis(host=host, port=port, socket_timeout=2, retry=Retry(NoBackoff(), 0))
 
 
 def probe_redis(config: LabConfig) -> ServiceStatus:
@@ -128,24 +97,6 @@ def probe_memcached(config: LabConfig) -> ServiceStatus:
             detail="a Memcached that this launcher did not start is listening there",
         )
     return ServiceStatus("memcached", "up", address, stats[b"version"].decode(), state["mode"])
-
-
-def memcached_text(
-    address: tuple[str, int],
-    line: bytes,
-    ends: tuple[bytes, ...] = (b"END\r\n", b"ERROR\r\n"),
-    timeout: float = 5.0,
-) -> str:
-    """Send one raw text-protocol line to Memcached; read until the reply ends with one of `ends`."""
-    with socket.create_connection(address, timeout=timeout) as connection:
-        connection.sendall(line + b"\r\n")
-        reply = b""
-        while not reply.endswith(ends):
-            chunk = connection.recv(65536)
-            if not chunk:  # the server closed the connection
-                break
-            reply += chunk
-    return reply.decode()
 
 
 def status(config: LabConfig | None = None) -> list[ServiceStatus]:
@@ -306,59 +257,6 @@ def _wait_until_up(config: LabConfig, names: list[str]) -> None:
                 f"{name} did not answer on port {port} within {READY_TIMEOUT:.0f} s. "
                 f"Last lines of {log}:\n  " + "\n  ".join(tail)
             ) from None
-
-
-def install_missing(binaries: list[str]) -> None:
-    """Install missing server binaries where that needs no question; else say how."""
-    if not binaries:
-        return
-    system = platform.system()
-    if system == "Linux" and shutil.which("apt-get"):
-        packages = [PACKAGES["apt"][binary] for binary in binaries]
-        hint = f"sudo apt-get install -y {' '.join(packages)}"
-        sudo = [] if os.geteuid() == 0 else ["sudo", "-n"]
-        may_install = not sudo or (
-            shutil.which("sudo") is not None
-            and subprocess.run(["sudo", "-n", "true"], capture_output=True).returncode == 0
-        )
-        if may_install:
-            print(f"Installing {' '.join(packages)} with apt-get ...", file=sys.stderr)
-            env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-            for command in (
-                ["apt-get", "update", "-qq"],
-                ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *packages],
-            ):
-                _run_installer([*sudo, *command], env, hint)
-            return
-    elif system == "Darwin" and shutil.which("brew"):
-        packages = [PACKAGES["brew"][binary] for binary in binaries]
-        print(f"Installing {' '.join(packages)} with Homebrew ...", file=sys.stderr)
-        _run_installer(["brew", "install", *packages], dict(os.environ), f"brew install {' '.join(packages)}")
-        return
-    elif system == "Darwin":
-        hint = "install Homebrew (https://brew.sh), then: brew install redis memcached"
-    else:
-        hint = "install Redis and Memcached with your package manager"
-    raise LabError(
-        f"{' and '.join(binaries)} not found. To fix: {hint}; then run the make command again. "
-        "Or start them with Docker: docker compose up -d --wait"
-    )
-
-
-def _run_installer(command: list[str], env: dict, hint: str) -> None:
-    """Run one install step; a failure (a held apt lock, no network, a timeout) names the fix."""
-    try:
-        result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
-    except subprocess.TimeoutExpired:
-        raise LabError(
-            f"`{' '.join(command)}` took over 10 minutes. To fix: run `{hint}` yourself."
-        ) from None
-    if result.returncode:
-        last = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["(no output)"]
-        raise LabError(
-            f"`{' '.join(command)}` failed: {last[0]} To fix: run `{hint}` yourself "
-            "(another package manager holding the lock? wait for it), then the make command again."
-        )
 
 
 # --- stopping ---------------------------------------------------------------------------------

@@ -18,8 +18,9 @@ import redis
 from pymemcache.client.base import Client as MemcacheClient
 
 from cqlab.config import LabConfig
+from cqlab.infra.probes import port_open
 from cqlab.infra.processes import BoundProcess
-from cqlab.infra.services import memcached_command, port_open, redis_conf
+from cqlab.infra.services import memcached_command, redis_conf
 from cqlab.paths import THROWAWAY_DIR, write_private
 from cqlab.ports import DEFAULT_HOST, free_port
 from cqlab.waiting import wait_until
@@ -43,8 +44,12 @@ class ThrowawayServer:
             raise RuntimeError(f"port {self.port} is already in use; pick another throw-away port")
         log_path = THROWAWAY_DIR / f"{self.name}.log"
         self.process = BoundProcess(self.name, self.command(), log_path, grace=3.0)
-        self._wait_until(lambda: port_open(HOST, self.port, timeout=0.1), timeout)
+        self._wait_until(self.ready, timeout)
         return self
+
+    def ready(self) -> bool:
+        """The server answers (a listening port is not enough for every server)."""
+        return port_open(HOST, self.port, timeout=0.1)
 
     def stop(self) -> None:
         """Graceful stop (SIGTERM): Redis flushes its append-only file; Memcached just exits."""
@@ -104,6 +109,13 @@ class ThrowawayRedis(ThrowawayServer):
         conf_path = self.data_dir / "redis.conf"
         write_private(conf_path, conf + "".join(f"{line}\n" for line in self.extra_conf))
         return ["redis-server", str(conf_path)]
+
+    def ready(self) -> bool:
+        """Redis answers PING: until it has loaded its RDB/AOF files it replies LOADING."""
+        try:
+            return self.client(socket_connect_timeout=0.2, socket_timeout=0.5).ping()
+        except redis.RedisError:  # refused, or BusyLoadingError
+            return False
 
     def url(self, db: int = 0) -> str:
         """redis:// URL of this server, password included when it has one: never print it."""

@@ -7,8 +7,8 @@ cache hit/miss is switched on (SANDBOX_WEBSITE=1, read by the sandbox's settings
 import socket
 import sys
 
+from cqlab.infra.probes import port_open
 from cqlab.infra.processes import BoundProcess
-from cqlab.infra.services import port_open
 from cqlab.paths import process_log
 from cqlab.ports import DEFAULT_HOST, free_port
 

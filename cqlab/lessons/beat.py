@@ -1,89 +1,37 @@
-"""Celery Beat for notebook 04: next-run arithmetic, and beat run under a moved clock.
+"""Celery Beat for notebook 04: beat run under a moved clock, and what its log says it did.
 
-    python -m cqlab.lessons.beat --at 2026-12-31T23:59:56+00:00 [--speed 60] [--schedule NAME] -- beat ARGS
+    python -m cqlab.lessons.beat --at 2026-12-31T23:59:56+00:00 [--speed 60] [--schedule M:N] -- beat ARGS
 
 runs `celery -A sandbox beat ARGS` in this very process with time-machine's clock moved to `--at`,
 so nobody waits a day for midnight. The clock stands still at `--at` while beat loads its schedule
 (a slow start on a busy machine must not skip midnight) and starts ticking when beat begins its
 loop; `--speed 60` makes a minute pass in a second. Only beat's clock moves: workers keep real time.
+What is taught (schedules, settings, the daily task) lives in the sandbox; this is the stage.
 """
 
 import argparse
 import ast
-import copy
 import datetime as dt
-import os
+import inspect
 import re
+import shelve
 import signal
 import sys
 import time
-from pathlib import Path
-
-from celery.schedules import crontab
 
 from cqlab.infra import processes
-from cqlab.paths import RUN_DIR
+from cqlab.paths import REPO_ROOT, beat_schedule
 
-UTC = dt.timezone.utc
-SCHEDULER_DB = "django_celery_beat.schedulers:DatabaseScheduler"
 # Celery's log line for each message beat sends, with the (moved) time it was sent at.
 SENT_LINE = re.compile(
     r"^\[(?P<at>\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2},\d{3}): INFO/MainProcess\] "
     r"Scheduler: Sending due task (?P<entry>\S+)"
 )
-
-# Schedules beat can be started with instead of settings.CELERY_BEAT_SCHEDULE (--schedule NAME).
-SCHEDULES = {
-    # The source's entry next to the classic mistake: `minute` left out means "every minute".
-    "midnight-mistake": {
-        "daily-task": {"task": "reports.tasks.daily_task", "schedule": crontab(minute=0, hour=0)},
-        "hour-zero-only": {"task": "reports.tasks.daily_task", "schedule": crontab(hour=0)},
-    },
-}
+# Beat's debug line when nothing more is due now: every send of this tick is in the log.
+ASLEEP_LINE = r"beat: Waking up in"
 
 
-# --- Next runs, computed -------------------------------------------------------------------------
-
-
-def next_runs(schedule: crontab, now: dt.datetime, count: int) -> list[dt.datetime]:
-    """The next `count` times `schedule` fires after `now`, in UTC, as beat would compute them."""
-    at_now = copy.copy(schedule)
-    at_now.nowfun = lambda: now  # whatever clock `schedule` had, ask it at `now`
-    runs, last_run = [], now
-    for _ in range(count):
-        # remaining_estimate(last run) is how long beat sleeps; add it in UTC, never in wall time.
-        last_run = now.astimezone(UTC) + at_now.remaining_estimate(last_run)
-        runs.append(last_run)
-    return runs
-
-
-def crontab_in(zone: str, now: dt.datetime | None = None, **fields) -> crontab:
-    """A crontab read in time zone `zone` (what CELERY_TIMEZONE sets), with a fixed clock if `now`."""
-    from celery import Celery
-
-    app = Celery(f"clock-in-{zone}", set_as_current=False, fixups=[])  # no Django hooks: arithmetic only
-    app.conf.timezone = zone
-    return crontab(**fields, app=app, nowfun=(lambda: now) if now else None)
-
-
-# --- Beat under a moved clock --------------------------------------------------------------------
-
-
-def schedule_file(name: str) -> Path:
-    """The `-s` file of beat `name`, where `lab.start_beat` keeps it (one per namespace and name)."""
-    return RUN_DIR / f"celerybeat-schedule-{_namespace()}-{name}"
-
-
-def _namespace() -> str:
-    return os.environ.get("SANDBOX_NAMESPACE", "lab")
-
-
-def remove_schedule_files() -> int:
-    """Delete this namespace's beat schedule files (shelve may add suffixes); return how many."""
-    files = list(RUN_DIR.glob(f"celerybeat-schedule-{_namespace()}-*"))
-    for path in files:
-        path.unlink()
-    return len(files)
+# --- Starting beat under a moved clock -----------------------------------------------------------
 
 
 def start_beat_at(
@@ -92,21 +40,43 @@ def start_beat_at(
     *,
     speed: float = 1.0,
     schedule: str | None = None,
-    scheduler: str | None = None,
+    loglevel: str = "info",
     extra_args: tuple[str, ...] = (),
+    env: dict | None = None,
 ) -> processes.BoundProcess:
     """`lab.start_beat`, with beat's clock moved to `at` (ISO 8601, with an offset)."""
-    clock = ["--at", at, "--speed", str(speed), *(["--schedule", schedule] if schedule else [])]
-    beat_args = [
-        "beat",
-        "--loglevel=info",
-        "-s",
-        str(schedule_file(name)),
-        *(["--scheduler", scheduler] if scheduler else []),
-        *extra_args,
-    ]
+    clock = ["--at", at, *(["--speed", f"{speed:g}"] if speed != 1 else [])]
+    clock += ["--schedule", schedule] if schedule else []
+    beat_args = ["beat", f"--loglevel={loglevel}", "-s", str(beat_schedule(name)), *extra_args]
     command = [sys.executable, "-m", "cqlab.lessons.beat", *clock, "--", *beat_args]
-    return processes.start_beat(name, command=command)
+    return processes.start_beat(name, command=command, env=env)
+
+
+def command_line(process: processes.BoundProcess) -> str:
+    """The command `process` runs, as typed in a shell at the repository's root."""
+    words = ["python" if word == sys.executable else word for word in process.command]
+    return " ".join(words).replace(f"{REPO_ROOT}/", "")
+
+
+def source_lines(module, first: str, last: str | None = None) -> tuple[int, int]:
+    """1-based line numbers of `module`'s block from the line starting with `first` to the next
+    line starting with `last` (`first`'s line alone without `last`): for `show_source(lines=...)`."""
+    lines = inspect.getsource(module).splitlines()
+    start = next(number for number, line in enumerate(lines, 1) if line.startswith(first))
+    if last is None:
+        return start, start
+    return start, next(
+        number for number, line in enumerate(lines, 1) if number >= start and line.startswith(last)
+    )
+
+
+def remove_schedule_files() -> int:
+    """Delete this namespace's beat schedule files (shelve may add suffixes); return how many."""
+    pattern = beat_schedule("*")
+    files = list(pattern.parent.glob(pattern.name))
+    for path in files:
+        path.unlink()
+    return len(files)
 
 
 def stop_together(*bound: processes.BoundProcess) -> None:
@@ -118,14 +88,46 @@ def stop_together(*bound: processes.BoundProcess) -> None:
         process.stop()
 
 
+# --- What beat's log says ----------------------------------------------------------------------
+
+
 def sent(beat: processes.BoundProcess, entry: str | None = None) -> list[tuple[dt.datetime, str]]:
-    """(time on beat's clock, entry name) of every message beat sent, from its log."""
+    """(time on beat's clock, entry name) of every message a UTC beat sent, from its log.
+
+    The stamps are in the process's local time: UTC here (a beat whose Django `TIME_ZONE` is
+    another zone may stamp in that zone, if the machine has its tz data: use `last_runs` there).
+    """
     found = []
     for line in beat.log_lines("Sending due task"):
         if (match := SENT_LINE.match(line)) and entry in (None, match["entry"]):
-            at = dt.datetime.strptime(match["at"], "%Y-%m-%d %H:%M:%S,%f").replace(tzinfo=UTC)
+            at = dt.datetime.strptime(match["at"], "%Y-%m-%d %H:%M:%S,%f").replace(tzinfo=dt.timezone.utc)
             found.append((at, match["entry"]))
     return found
+
+
+def last_runs(name: str) -> dict[str, dt.datetime]:
+    """Last run of each entry (UTC), as the stopped file-scheduler beat `name` saved it."""
+    with shelve.open(str(beat_schedule(name)), flag="r") as stored:
+        return {
+            entry: saved.last_run_at.astimezone(dt.timezone.utc) for entry, saved in stored["entries"].items()
+        }
+
+
+def wait_for_sends(beat: processes.BoundProcess, count: int, timeout: float = 60.0, **options) -> list:
+    """Block until beat has sent at least `count` messages; return them (LabError on timeout)."""
+    return beat.wait_for(
+        lambda: len(found := sent(beat, **options)) >= count and found, f"{count} sends", timeout
+    )
+
+
+def wait_until_asleep(beat: processes.BoundProcess, timeout: float = 60.0) -> None:
+    """Block until beat (at --loglevel=debug) has sent all that is due now and gone to sleep."""
+
+    def asleep() -> bool:
+        lines = beat.log_lines(rf"Sending due task|{ASLEEP_LINE}")
+        return bool(lines) and re.search(ASLEEP_LINE, lines[-1]) is not None
+
+    beat.wait_for(asleep, "a tick with nothing left to send", timeout)
 
 
 def schedule_reloads(db_beat: processes.BoundProcess) -> int:
@@ -133,20 +135,23 @@ def schedule_reloads(db_beat: processes.BoundProcess) -> int:
     return len(db_beat.log_lines(r"DatabaseScheduler: Schedule changed"))
 
 
-def wait_for_reload(db_beat: processes.BoundProcess, reloads_before: int, timeout: float = 10.0) -> bool:
-    """Block until the beat re-reads the database after `reloads_before` reloads; False on timeout."""
-    deadline = time.monotonic() + timeout
-    while schedule_reloads(db_beat) <= reloads_before and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return schedule_reloads(db_beat) > reloads_before
+def wait_for_reload(db_beat: processes.BoundProcess, reloads_before: int, timeout: float = 60.0) -> bool:
+    """Block until the beat re-reads the database after `reloads_before` reloads."""
+    return db_beat.wait_for(lambda: schedule_reloads(db_beat) > reloads_before, "a schedule reload", timeout)
 
 
-def wait_for_sends(beat: processes.BoundProcess, count: int, timeout: float = 15.0) -> list:
-    """Block until beat has sent `count` messages (or `timeout` real seconds pass); return them."""
-    deadline = time.monotonic() + timeout
-    while len(sent(beat)) < count and time.monotonic() < deadline and beat.alive():
-        time.sleep(0.05)
-    return sent(beat)
+def sent_after_last_reload(db_beat: processes.BoundProcess, entry: str) -> int:
+    """Messages for `entry` that beat sent after it last re-read the database (log order)."""
+    lines = db_beat.log_lines(rf"DatabaseScheduler: Schedule changed|Sending due task {re.escape(entry)} ")
+    reloads = [index for index, line in enumerate(lines) if "Schedule changed" in line]
+    return len(lines) - reloads[-1] - 1 if reloads else len(lines)
+
+
+def ticks_after_last_reload(db_beat: processes.BoundProcess) -> int:
+    """How often a debug-level DatabaseScheduler beat went to sleep since it last re-read the database."""
+    lines = db_beat.log_lines(rf"DatabaseScheduler: Schedule changed|{ASLEEP_LINE}")
+    reloads = [index for index, line in enumerate(lines) if "Schedule changed" in line]
+    return len(lines) - reloads[-1] - 1 if reloads else 0
 
 
 # --- What the worker did ---------------------------------------------------------------------
@@ -162,63 +167,47 @@ def task_results(worker: processes.BoundProcess, task: str = "reports.tasks.dail
     ]
 
 
-def wait_for_results(worker: processes.BoundProcess, count: int, timeout: float = 15.0) -> list[dict]:
-    """Block until `worker` has finished `count` daily_task runs (or `timeout` seconds pass)."""
-    deadline = time.monotonic() + timeout
-    while len(task_results(worker)) < count and time.monotonic() < deadline and worker.alive():
-        time.sleep(0.05)
-    return task_results(worker)
-
-
-def wait_for_queue_length(client, count: int, queue: str = "celery", timeout: float = 5.0) -> int:
-    """Messages waiting in `queue` once `count` are there (or `timeout` seconds pass)."""
-    deadline = time.monotonic() + timeout
-    while client.llen(queue) < count and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return client.llen(queue)
-
-
-def forget_day(date: dt.date) -> None:
-    """Delete `date`'s report and guard key, so the day can be built again (for a second demo)."""
-    from reports.daily import release_daily_run
-    from reports.models import DailyReport
-
-    DailyReport.objects.filter(date=date).delete()
-    release_daily_run(date)
+def wait_for_results(worker: processes.BoundProcess, count: int, timeout: float = 60.0) -> list[dict]:
+    """Block until `worker` has finished `count` daily_task runs; return them (LabError on timeout)."""
+    return worker.wait_for(
+        lambda: len(found := task_results(worker)) >= count and found, f"{count} results", timeout
+    )
 
 
 # --- Timeline -------------------------------------------------------------------------------
 
 
-def plot_timeline(schedules: dict[str, crontab], sends: list[tuple[dt.datetime, str]], start: dt.datetime):
+def plot_timeline(planned: dict[str, list[dt.datetime]], sends: list[tuple[dt.datetime, str]]):
     """Scheduled (computed) vs actual (beat's log) send times of each entry, on beat's clock."""
     import matplotlib.dates as mdates
-    import matplotlib.pyplot as plt
 
-    end = max(at for at, _ in sends)
-    fig, ax = plt.subplots(figsize=(8, 1 + 0.8 * len(schedules)))
-    for row, (name, schedule) in enumerate(schedules.items()):
-        planned = [at for at in next_runs(schedule, start, 100) if at <= end]
+    from cqlab.notebook.plots import PALETTE, new_axes
+
+    start, end = min(at for at, _ in sends), max(at for at, _ in sends)
+    fig, ax = new_axes(8, 1 + 0.8 * len(planned))
+    for row, (name, times) in enumerate(planned.items()):
+        shown = [at for at in times if at <= end]
         actual = [at for at, entry in sends if entry == name]
-        label = row == 0
+        first = row == 0
         ax.scatter(
-            planned,
-            [row] * len(planned),
+            shown,
+            [row] * len(shown),
             s=160,
             facecolors="none",
-            edgecolors="tab:blue",
-            label="scheduled (computed)" if label else None,
+            edgecolors=PALETTE["celery"],
+            linewidths=2,
+            label="scheduled (computed from the crontab)" if first else None,
         )
         ax.scatter(
             actual,
             [row] * len(actual),
             s=40,
-            color="tab:orange",
-            label="sent by beat (log)" if label else None,
+            color=PALETTE["redis"],
+            label="sent to Redis by beat (its log)" if first else None,
         )
-    ax.set_yticks(range(len(schedules)), list(schedules))
-    ax.set_ylim(-0.7, len(schedules) - 0.3)
-    ax.set_xlim(start, end + dt.timedelta(seconds=30))
+    ax.set_yticks(range(len(planned)), list(planned))
+    ax.set_ylim(-0.7, len(planned) - 0.3)
+    ax.set_xlim(start - dt.timedelta(seconds=30), end + dt.timedelta(seconds=30))
     ax.set_xlabel("beat's clock (UTC)")
     ax.xaxis.set_major_locator(mdates.MinuteLocator())
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M"))
@@ -236,6 +225,7 @@ def _run_celery_with_clock(
 ) -> None:
     import time_machine
     from celery import signals
+    from celery.utils.imports import symbol_by_name
 
     traveller = time_machine.travel(at, tick=False).start()  # stands still while beat sets up
 
@@ -255,7 +245,7 @@ def _run_celery_with_clock(
     if schedule:
         from sandbox.celery import app
 
-        app.conf.beat_schedule = SCHEDULES[schedule]
+        app.conf.beat_schedule = symbol_by_name(schedule)
     from celery.bin.celery import main as celery_main
 
     sys.argv = ["celery", "-A", "sandbox", *celery_args]
@@ -270,7 +260,9 @@ def main(argv: list[str]) -> None:
         "--at", required=True, help="where beat's clock starts, e.g. 2026-12-31T23:59:56+00:00"
     )
     parser.add_argument("--speed", type=float, default=1.0, help="clock seconds per real second")
-    parser.add_argument("--schedule", choices=sorted(SCHEDULES), help="instead of CELERY_BEAT_SCHEDULE")
+    parser.add_argument(
+        "--schedule", help="module:NAME of a beat schedule to use instead of CELERY_BEAT_SCHEDULE"
+    )
     parser.add_argument("celery_args", nargs=argparse.REMAINDER, help="-- then celery's arguments")
     args = parser.parse_args(argv)
     celery_args = args.celery_args[1:] if args.celery_args[:1] == ["--"] else args.celery_args

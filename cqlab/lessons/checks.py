@@ -7,7 +7,7 @@ import sys
 import redis
 
 from cqlab.config import LabConfig
-from cqlab.infra.services import anonymous_redis, memcached_text
+from cqlab.infra.probes import anonymous_redis, memcached_text
 from sandbox.env import REPO_ROOT
 
 CORE_PACKAGES = [

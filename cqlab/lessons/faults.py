@@ -27,9 +27,9 @@ from pymemcache.exceptions import MemcacheUnexpectedCloseError
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from cqlab.infra.probes import port_open
 from cqlab.infra.processes import BoundProcess, celery_command, start_worker
 from cqlab.infra.processes import start_beat as start_beat_process
-from cqlab.infra.services import port_open
 from cqlab.infra.throwaway import HOST, ThrowawayMemcached, ThrowawayRedis
 from cqlab.paths import LOG_DIR, MARKER_DIR
 from faults.tasks import counts

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import redis
 from pymemcache.client.base import Client as MemcacheClient
 
-from cqlab.infra.services import memcached_text
+from cqlab.infra.probes import memcached_text
 from cqlab.infra.throwaway import ThrowawayMemcached, ThrowawayServer
 
 KeyValueClient = redis.Redis | MemcacheClient

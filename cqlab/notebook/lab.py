@@ -14,7 +14,7 @@ from pymemcache.client.base import Client as MemcacheClient
 
 from cqlab.config import LabConfig
 from cqlab.errors import LabError
-from cqlab.infra import processes, services
+from cqlab.infra import probes, processes, services
 from cqlab.paths import DB_DIR, PER_NAMESPACE_DIRS, sqlite_file
 
 # Redis database of each namespace: the notebooks never see each other's keys or queues.
@@ -42,7 +42,7 @@ class Lab:
 
     def redis(self, **options):
         """redis-py client on this namespace's database."""
-        return services.redis_client(self.config, db=self.redis_db, **options)
+        return probes.redis_client(self.config, db=self.redis_db, **options)
 
     def memcached(self, **options) -> MemcacheClient:
         """pymemcache client whose keys all carry this namespace's prefix."""
@@ -72,7 +72,9 @@ def setup(namespace: str, *, migrate: bool = True) -> Lab:
     """Get services, Django and a fresh namespace ready; print a short, stable status."""
     _show_lab_errors_briefly()
     if namespace not in NAMESPACE_DB:
-        raise LabError(f"Unknown namespace {namespace!r}; use one of {', '.join(NAMESPACE_DB)}.")
+        raise LabError(
+            f"Unknown namespace {namespace!r}: use the notebook's number, 00 to 07 (03a, 03b for parts)."
+        )
     config = LabConfig.from_env()
     services.up(config)
     name = "tests" if namespace == "tests" else f"nb{namespace}"
@@ -133,7 +135,7 @@ def _forget_memcached_keys(lab: Lab) -> None:
     (`nb03:` for raw clients, `nb03.<alias>:` for Django's cache).
     """
     address = (lab.config.memcached_host, lab.config.memcached_port)
-    dump = services.memcached_text(address, b"lru_crawler metadump all")
+    dump = probes.memcached_text(address, b"lru_crawler metadump all")
     keys = [unquote(field[4:]) for field in dump.split() if field.startswith("key=")]
     ours = [key for key in keys if key.startswith((lab.key_prefix, f"{lab.namespace}."))]
     if ours:
@@ -153,7 +155,11 @@ def _setup_django(migrate: bool) -> None:
 
 
 def _show_lab_errors_briefly() -> None:
-    """In IPython, show a LabError as its message only: the fix, not 60 lines of stack."""
+    """In IPython, show errors briefly: a LabError as its fix, others as type and message.
+
+    A full stack is dozens of lines of Celery or Django internals (and this machine's paths,
+    which must not end up in committed outputs); `%xmode Context` brings it back when debugging.
+    """
     try:
         from IPython import get_ipython
     except ImportError:
@@ -163,6 +169,8 @@ def _show_lab_errors_briefly() -> None:
         return
 
     def show(shell, exc_type, exc, tb, tb_offset=None):
-        print(f"LabError: {exc}", file=sys.stderr)
+        # An error output carrying the one-line fix: the learner reads it, and nbval reports it.
+        shell._showtraceback(exc_type, exc, [f"LabError: {exc}"])
 
     shell.set_custom_exc((LabError,), show)
+    shell.InteractiveTB.set_mode(mode="Minimal")

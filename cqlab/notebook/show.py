@@ -13,7 +13,7 @@ def show_source(*objects, lines: tuple[int, int] | None = None) -> Markdown:
     """
     parts = []
     for obj in objects:
-        obj = getattr(obj, "__wrapped__", None) or getattr(obj, "run", obj)  # a task's own function
+        obj = inspect.unwrap(getattr(obj, "run", obj))  # a task's own function, under its decorators
         source, first = inspect.getsourcelines(obj)
         if lines:
             start = max(first, 1)  # a module's source starts at line 1 (inspect says 0)

@@ -5,6 +5,7 @@ import time
 from django.conf import settings
 from django.core.cache import cache
 
+from catalog.caching import get_or_compute
 from catalog.models import Product
 
 SUMMARY_KEY = "catalog:summary"
@@ -23,9 +24,5 @@ def product_summary() -> dict:
 
 
 def cached_product_summary() -> dict:
-    """Cache-aside: read the cache, on a miss compute and store."""
-    summary = cache.get(SUMMARY_KEY)
-    if summary is None:
-        summary = product_summary()
-        cache.set(SUMMARY_KEY, summary, SUMMARY_TIMEOUT)
-    return summary
+    """The summary through the site's cache (cache-aside); signals.py forgets it on a change."""
+    return get_or_compute(cache, SUMMARY_KEY, product_summary, SUMMARY_TIMEOUT)

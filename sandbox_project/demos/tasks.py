@@ -1,4 +1,7 @@
-"""Small tasks the queue notebook (03) uses to show Celery's behaviour."""
+"""Small tasks the queue notebooks (03a, 03b) use to show Celery's behaviour.
+
+Each task's options sit in its decorator, where a reader looks for them.
+"""
 
 import os
 import time
@@ -8,9 +11,6 @@ from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.contrib.auth.models import User
-
-# First retry after 0.1 s, then 0.2, 0.4, ...: exponential backoff, scaled down for a notebook.
-BACKOFF_BASE_SECONDS = 0.1
 
 
 def ledger() -> redis.Redis:
@@ -61,24 +61,36 @@ def tracked_nap(seconds):
     return seconds
 
 
-@shared_task(bind=True, max_retries=5)
+@shared_task(
+    bind=True,
+    autoretry_for=(ConnectionError,),  # these exceptions mean "try again later"
+    retry_backoff=1,  # wait 1 s, 2 s, 4 s, ... between attempts
+    retry_jitter=False,  # production: keep the default True, so clients do not retry in lockstep
+    max_retries=5,
+)
 def flaky_call(self, key, failures):
-    """Fails `failures` times (a remote service down), retrying with exponential backoff."""
-    ledger().rpush(f"attempts:{key}", time.time())
+    """Calls a remote service that is down for the first `failures` attempts."""
+    ledger().rpush(f"attempts:{key}", time.time())  # evidence: when each attempt ran
     if self.request.retries < failures:
-        countdown = BACKOFF_BASE_SECONDS * 2**self.request.retries
-        raise self.retry(exc=ConnectionError("remote service unavailable"), countdown=countdown)
+        raise ConnectionError("remote service unavailable")
     return f"succeeded on attempt {self.request.retries + 1}"
 
 
-@shared_task
-def careful_job(seconds):
-    """Sleeps, but stops cleanly when the soft time limit interrupts it."""
+@shared_task(soft_time_limit=0.5, time_limit=1.5)
+def limited_job(work_seconds, cleanup_seconds=0):
+    """Works `work_seconds`; interrupted by the soft limit, it cleans up for `cleanup_seconds`.
+
+    On the prefork pool the soft limit raises SoftTimeLimitExceeded in the task at 0.5 s,
+    and the hard limit kills the process at 1.5 s if the clean-up is still running.
+    """
+    started = time.monotonic()
     try:
-        time.sleep(seconds)
+        time.sleep(work_seconds)
+        outcome = "finished"
     except SoftTimeLimitExceeded:
-        return "interrupted by the soft time limit, cleaned up"
-    return "finished"
+        time.sleep(cleanup_seconds)  # closing files, saving partial work, ...
+        outcome = "interrupted by the soft limit, cleaned up"
+    return {"outcome": outcome, "seconds": time.monotonic() - started}
 
 
 @shared_task(bind=True)

@@ -100,7 +100,8 @@ DATABASES = {
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 LANGUAGE_CODE = "en-us"
-TIME_ZONE = "UTC"
+# Django's time zone (notebook 04 starts a beat with SANDBOX_TIME_ZONE=Europe/Moscow).
+TIME_ZONE = os.environ.get("SANDBOX_TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
@@ -170,7 +171,6 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_RESULT_ACCEPT_CONTENT = ["json"]
-CELERY_TIMEZONE = TIME_ZONE
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Fail fast instead of hanging when Redis is down (connect timeout) or hung (socket timeout):
 # without a socket timeout, .delay() waits forever on a Redis that accepts but never answers.
@@ -178,12 +178,21 @@ CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 2}
 CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = 2
 CELERY_REDIS_SOCKET_TIMEOUT = 2
+
+# --- Celery Beat: the source's daily task (notebook 04) ---------------------------------------
+# Which midnight crontab(minute=0, hour=0) means: Celery reads crontabs in this zone. Notebook 04
+# starts a beat with SANDBOX_NO_CELERY_TIMEZONE=1 to show what happens without this line.
+if not os.environ.get("SANDBOX_NO_CELERY_TIMEZONE"):
+    CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {
     "daily-task": {
         "task": "reports.tasks.daily_task",
         "schedule": crontab(minute=0, hour=0),  # every day at midnight (CELERY_TIMEZONE)
     },
 }
+# The scheduler plain `celery -A sandbox beat` uses: Celery's default keeps the schedule in a
+# file; notebook 04 sets SANDBOX_BEAT_SCHEDULER=django_celery_beat.schedulers:DatabaseScheduler.
+CELERY_BEAT_SCHEDULER = os.environ.get("SANDBOX_BEAT_SCHEDULER", "celery.beat:PersistentScheduler")
 
 # Seconds the catalogue's "expensive query" takes (what caching saves).
 SANDBOX_SLOW_QUERY_DELAY = float(os.environ.get("SANDBOX_SLOW_QUERY_DELAY", "0.2"))

@@ -1,78 +1,25 @@
-"""Notebook 04's schedule: next-run arithmetic, the idempotent daily job, beat under a moved clock."""
+"""Notebook 04 live: the idempotent daily job, and beat processes under a moved clock.
+
+The schedule arithmetic (no server) is in tests/unit/test_crontab.py.
+"""
 
 import datetime as dt
-import subprocess
-import sys
-import time
-from itertools import pairwise
 
 import pytest
 
 from cqlab.lessons import beat
 
 UTC = dt.timezone.utc
-NOW = dt.datetime(2026, 11, 29, 15, 0, tzinfo=UTC)
+DATABASE_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 
 
-# --- Next runs, computed (no services needed) ------------------------------------------------
+def forget(day: dt.date) -> None:
+    """Delete `day`'s report and guard key, so the day can be built again."""
+    from reports.daily import release_daily_run
+    from reports.models import DailyReport
 
-
-def test_daily_crontab_fires_at_each_utc_midnight():
-    daily = beat.crontab_in("UTC", NOW, minute=0, hour=0)
-    assert daily.remaining_estimate(NOW) == dt.timedelta(hours=9)
-    assert beat.next_runs(daily, NOW, 3) == [
-        dt.datetime(2026, 11, 30, tzinfo=UTC),
-        dt.datetime(2026, 12, 1, tzinfo=UTC),
-        dt.datetime(2026, 12, 2, tzinfo=UTC),
-    ]
-
-
-def test_midnight_is_read_in_the_celery_timezone():
-    moscow = beat.crontab_in("Europe/Moscow", NOW, minute=0, hour=0)
-    assert beat.next_runs(moscow, NOW, 1) == [dt.datetime(2026, 11, 29, 21, 0, tzinfo=UTC)]
-
-
-def test_a_daylight_saving_day_between_two_midnights_is_23_hours():
-    before = dt.datetime(2027, 3, 26, 12, tzinfo=UTC)
-    runs = beat.next_runs(beat.crontab_in("Europe/Berlin", before, minute=0, hour=0), before, 3)
-    assert [later - earlier for earlier, later in pairwise(runs)] == [
-        dt.timedelta(hours=24),
-        dt.timedelta(hours=23),
-    ]
-
-
-def test_next_runs_ignores_the_clock_the_schedule_came_with():
-    # The settings' crontab reads the real clock; next_runs must still answer "as of NOW".
-    from celery.schedules import crontab
-
-    assert beat.next_runs(crontab(minute=0, hour=0), NOW, 1) == [dt.datetime(2026, 11, 30, tzinfo=UTC)]
-
-
-def test_hour_without_minute_fires_every_minute_of_that_hour():
-    eve = dt.datetime(2026, 12, 31, 23, 58, tzinfo=UTC)
-    runs = beat.next_runs(beat.crontab_in("UTC", eve, hour=0), eve, 61)
-    assert runs[:2] == [dt.datetime(2027, 1, 1, 0, 0, tzinfo=UTC), dt.datetime(2027, 1, 1, 0, 1, tzinfo=UTC)]
-    assert sum(run.date() == dt.date(2027, 1, 1) for run in runs) == 60
-
-
-def test_missed_midnights_make_one_run_due_now():
-    daily = beat.crontab_in("UTC", NOW, minute=0, hour=0)
-    assert daily.is_due(NOW - dt.timedelta(days=3)).is_due
-    assert not daily.is_due(dt.datetime(2026, 11, 29, tzinfo=UTC)).is_due
-
-
-def test_clock_wrapper_rejects_a_time_without_offset():
-    completed = subprocess.run(
-        [sys.executable, "-m", "cqlab.lessons.beat", "--at", "2026-12-31T23:59:56", "--", "beat"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-    assert completed.returncode == 2
-    assert "needs a UTC offset" in completed.stderr
-
-
-# --- The daily job, against Redis, SQLite and a real worker --------------------------------
+    DailyReport.objects.filter(date=day).delete()
+    release_daily_run(day)
 
 
 @pytest.fixture
@@ -80,9 +27,20 @@ def fresh_day(lab):
     from django.utils import timezone
 
     today = timezone.localdate()
-    beat.forget_day(today)
+    forget(today)
     yield today
-    beat.forget_day(today)
+    forget(today)
+
+
+@pytest.fixture
+def no_schedule_files(lab):
+    beat.remove_schedule_files()
+    yield
+    beat.remove_schedule_files()
+    lab.redis().delete("celery")  # messages no worker took
+
+
+# --- The daily job, against Redis, SQLite and a real worker --------------------------------
 
 
 def test_guard_key_lets_one_run_per_day_through(fresh_day):
@@ -98,7 +56,7 @@ def test_daily_task_twice_builds_one_report(fresh_day, worker):
     from reports.models import DailyReport
     from reports.tasks import daily_task
 
-    results = [daily_task.delay().get(timeout=15) for _ in range(2)]
+    results = [daily_task.delay().get(timeout=30) for _ in range(2)]
     assert [(result["created"], result["duplicate"]) for result in results] == [(True, False), (False, True)]
     assert DailyReport.objects.filter(date=fresh_day).count() == 1
 
@@ -106,61 +64,88 @@ def test_daily_task_twice_builds_one_report(fresh_day, worker):
 # --- Beat processes under a moved clock ------------------------------------------------------
 
 
-@pytest.fixture
-def no_schedule_files(lab):
-    beat.remove_schedule_files()
-    yield
-    beat.remove_schedule_files()
-
-
 def test_beat_sends_the_daily_task_at_midnight_and_a_worker_runs_it(fresh_day, worker, no_schedule_files):
+    earlier = len(beat.task_results(worker))  # the worker is shared by this module's tests
     with beat.start_beat_at("t-midnight", "2026-12-31T23:59:58+00:00") as midnight:
-        ((sent_at, entry),) = beat.wait_for_sends(midnight, 1, timeout=10)
+        ((sent_at, entry),) = beat.wait_for_sends(midnight, 1)
     assert entry == "daily-task"
-    assert dt.datetime(2027, 1, 1, tzinfo=UTC) <= sent_at < dt.datetime(2027, 1, 1, 0, 0, 1, tzinfo=UTC)
-    (result,) = beat.wait_for_results(worker, 1, timeout=10)
+    assert dt.datetime(2027, 1, 1, tzinfo=UTC) <= sent_at < dt.datetime(2027, 1, 1, 0, 1, tzinfo=UTC)
+    (result,) = beat.wait_for_results(worker, earlier + 1)[earlier:]
     assert result == {"date": fresh_day.isoformat(), "created": True, "duplicate": False}
 
 
 def test_restart_after_missed_midnights_sends_one_catch_up_run(no_schedule_files):
-    with beat.start_beat_at("t-missed", "2026-12-31T23:59:59+00:00") as first:
-        assert beat.wait_for_sends(first, 1, timeout=10)
-    with beat.start_beat_at("t-missed", "2027-01-03T09:00:00+00:00") as restarted:
-        beat.wait_for_sends(restarted, 1, timeout=5)
-        time.sleep(1)  # room for a second (wrong) catch-up run
+    with beat.start_beat_at("t-missed", "2026-12-31T23:59:59+00:00", loglevel="debug") as first:
+        beat.wait_for_sends(first, 1)
+        beat.wait_until_asleep(first)
+    with beat.start_beat_at("t-missed", "2027-01-03T09:00:00+00:00", loglevel="debug") as restarted:
+        beat.wait_until_asleep(restarted)  # every send due now is in the log
         sends = beat.sent(restarted)
-    assert [(at.replace(microsecond=0), entry) for at, entry in sends] == [
+    assert [(at.replace(second=0, microsecond=0), entry) for at, entry in sends] == [
         (dt.datetime(2027, 1, 3, 9, 0, tzinfo=UTC), "daily-task")
     ]
 
 
+def test_a_fresh_schedule_file_sends_nothing_before_the_next_midnight(no_schedule_files):
+    with beat.start_beat_at("t-fresh", "2027-01-03T09:00:00+00:00", loglevel="debug") as fresh:
+        beat.wait_until_asleep(fresh)
+        assert beat.sent(fresh) == []
+
+
 def test_fast_clock_shows_hour_zero_firing_every_minute(no_schedule_files):
     with beat.start_beat_at(
-        "t-mistake", "2026-12-31T23:59:58+00:00", speed=60, schedule="midnight-mistake"
+        "t-mistake",
+        "2026-12-31T23:59:58+00:00",
+        speed=60,
+        schedule="reports.schedules:MIDNIGHT_AND_THE_MISTAKE",
     ) as fast:
-        sends = beat.wait_for_sends(fast, 3, timeout=10)
-    assert sorted((at.strftime("%H:%M"), entry) for at, entry in sends[:3]) == [
+        beat.wait_for_sends(fast, 4)
+    sends = beat.sent(fast)
+    assert sorted((at.strftime("%H:%M"), entry) for at, entry in sends)[:4] == [
         ("00:00", "daily-task"),
         ("00:00", "hour-zero-only"),
         ("00:01", "hour-zero-only"),
+        ("00:02", "hour-zero-only"),
     ]
+    assert [entry for _, entry in sends].count("daily-task") == 1
+
+
+def test_without_celery_timezone_midnight_is_django_time_zone(no_schedule_files):
+    moscow = {"SANDBOX_TIME_ZONE": "Europe/Moscow", "SANDBOX_NO_CELERY_TIMEZONE": "1"}
+    with beat.start_beat_at(
+        "t-moscow", "2026-12-31T20:59:58+00:00", loglevel="debug", env=moscow
+    ) as moscow_beat:
+        beat.wait_for_sends(moscow_beat, 1)
+        beat.wait_until_asleep(moscow_beat)
+    ran_at = beat.last_runs("t-moscow")["daily-task"]
+    assert (
+        dt.datetime(2026, 12, 31, 21, 0, tzinfo=UTC) <= ran_at < dt.datetime(2026, 12, 31, 21, 1, tzinfo=UTC)
+    )
 
 
 def test_database_scheduler_reads_settings_and_picks_up_a_new_task(lab, no_schedule_files):
     from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
-    with lab.start_beat("t-db-beat", scheduler=beat.SCHEDULER_DB, extra_args=("--max-interval", "1")) as db:
-        assert db.log_lines(r"scheduler -> django_celery_beat\.schedulers\.DatabaseScheduler")
+    with lab.start_beat("t-db-beat", scheduler=DATABASE_SCHEDULER, extra_args=("--max-interval", "1")) as db:
+        db.wait_for_log(r"scheduler -> django_celery_beat\.schedulers\.DatabaseScheduler")
         # Let beat finish copying the settings in first: two SQLite writers at once can fail.
-        assert beat.wait_for_reload(db, 0)
+        beat.wait_for_reload(db, 0)
         every_second, _ = IntervalSchedule.objects.get_or_create(every=1, period=IntervalSchedule.SECONDS)
         PeriodicTask.objects.create(
             name="t-added", task="demos.tasks.add", args="[1, 2]", interval=every_second
         )
         try:
-            db.wait_for_log(r"Sending due task t-added", timeout=10)
+            beat.wait_for_sends(db, 1, entry="t-added")
             assert PeriodicTask.objects.filter(
                 name="daily-task", crontab__hour="0", crontab__minute="0"
             ).exists()
         finally:
             PeriodicTask.objects.filter(name="t-added").delete()
+
+
+def test_celery_beat_scheduler_setting_makes_plain_beat_use_the_database(lab, no_schedule_files):
+    plain = lab.start_beat("t-settings-beat", env={"SANDBOX_BEAT_SCHEDULER": DATABASE_SCHEDULER})
+    with plain:
+        assert "--scheduler" not in plain.command
+        plain.wait_for_log(r"scheduler -> django_celery_beat\.schedulers\.DatabaseScheduler")
+        beat.wait_for_reload(plain, 0)

@@ -23,8 +23,8 @@ from selenium.webdriver.support.ui import Select
 
 from cqlab.infra import browser as browser_module
 from cqlab.infra import website
+from cqlab.infra.probes import port_open
 from cqlab.infra.processes import BoundProcess
-from cqlab.infra.services import port_open
 from cqlab.paths import NOTEBOOKS_DIR, REPO_ROOT, process_log
 from cqlab.ports import DEFAULT_HOST, free_port
 from cqlab.waiting import wait_until

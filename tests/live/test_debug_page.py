@@ -8,8 +8,8 @@ import uuid
 
 from django.views.debug import SafeExceptionReporterFilter
 
+from cqlab.infra.probes import port_open
 from cqlab.infra.processes import BoundProcess
-from cqlab.infra.services import port_open
 from cqlab.paths import process_log
 from cqlab.ports import free_port
 from cqlab.waiting import wait_until

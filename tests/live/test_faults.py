@@ -13,7 +13,7 @@ import pytest
 
 from cqlab.config import LabConfig
 from cqlab.errors import LabError
-from cqlab.infra.services import port_open
+from cqlab.infra.probes import port_open
 from cqlab.lessons import faults
 from sandbox.env import REPO_ROOT
 

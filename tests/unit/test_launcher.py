@@ -6,25 +6,25 @@ import pytest
 
 from cqlab.config import LabConfig, ensure_env_file
 from cqlab.errors import LabError
-from cqlab.infra import services
+from cqlab.infra import install
 
 
 @pytest.fixture
 def apt_machine(monkeypatch):
     """A Debian-like machine with apt-get, where we are not root."""
-    monkeypatch.setattr(services.platform, "system", lambda: "Linux")
-    monkeypatch.setattr(services.os, "geteuid", lambda: 1000)
-    monkeypatch.setattr(services.shutil, "which", lambda name: f"/usr/bin/{name}")
+    monkeypatch.setattr(install.platform, "system", lambda: "Linux")
+    monkeypatch.setattr(install.os, "geteuid", lambda: 1000)
+    monkeypatch.setattr(install.shutil, "which", lambda name: f"/usr/bin/{name}")
 
 
 def test_no_sudo_binary_gives_the_command_to_run(apt_machine, monkeypatch):
     monkeypatch.setattr(
-        services.shutil, "which", lambda name: "/usr/bin/apt-get" if name == "apt-get" else None
+        install.shutil, "which", lambda name: "/usr/bin/apt-get" if name == "apt-get" else None
     )
     with pytest.raises(
         LabError, match=r"redis-server not found\. To fix: sudo apt-get install -y redis-server"
     ):
-        services.install_missing(["redis-server"])
+        install.install_missing(["redis-server"])
 
 
 def test_a_held_apt_lock_names_the_fix(apt_machine, monkeypatch):
@@ -35,9 +35,9 @@ def test_a_held_apt_lock_names_the_fix(apt_machine, monkeypatch):
             command, 100, "", "E: Could not get lock /var/lib/dpkg/lock-frontend."
         )
 
-    monkeypatch.setattr(services.subprocess, "run", fake_run)
+    monkeypatch.setattr(install.subprocess, "run", fake_run)
     with pytest.raises(LabError, match="Could not get lock.*To fix: run `sudo apt-get install -y memcached`"):
-        services.install_missing(["memcached"])
+        install.install_missing(["memcached"])
 
 
 def test_an_apt_timeout_names_the_fix(apt_machine, monkeypatch):
@@ -46,9 +46,9 @@ def test_an_apt_timeout_names_the_fix(apt_machine, monkeypatch):
             return subprocess.CompletedProcess(command, 0, "", "")
         raise subprocess.TimeoutExpired(command, 600)
 
-    monkeypatch.setattr(services.subprocess, "run", fake_run)
+    monkeypatch.setattr(install.subprocess, "run", fake_run)
     with pytest.raises(LabError, match="took over 10 minutes.*sudo apt-get install -y memcached"):
-        services.install_missing(["memcached"])
+        install.install_missing(["memcached"])
 
 
 @pytest.mark.parametrize("host", ["::1", "fe80::1"])
@@ -60,7 +60,7 @@ def test_an_ipv6_host_is_refused_clearly(monkeypatch, host):
 
 def test_env_file_is_private_from_its_first_byte(tmp_path, monkeypatch):
     created = []
-    real_open = services.os.open
+    real_open = install.os.open
 
     def spy(path, flags, mode=0o777):
         created.append(mode)

@@ -11,7 +11,7 @@ import shlex
 
 import yaml
 
-from cqlab.infra.services import PACKAGES
+from cqlab.infra.install import PACKAGES
 from cqlab.paths import REPO_ROOT
 
 DEVCONTAINER = REPO_ROOT / ".devcontainer"
