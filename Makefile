@@ -77,7 +77,7 @@ student: setup
 
 ## book: static HTML site of the executed notebooks in build/book/ (nothing re-executed, no server)
 book: setup
-	rm -rf build/book-src && mkdir -p build/book-src
+	rm -rf build/book-src build/book && mkdir -p build/book-src
 	cp book/index.md notebooks/*.ipynb build/book-src/
 	$(VENV)/bin/sphinx-build -q -W --keep-going -c book build/book-src build/book
 	@echo "Book: build/book/index.html (make book-serve to browse it)"
