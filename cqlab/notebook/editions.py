@@ -10,6 +10,7 @@ Markdown appendix per notebook. nbgrader does the same job but brings a database
     python -m cqlab.notebook.editions [NOTEBOOK ...]   (default: notebooks/*.ipynb)
 """
 
+import shutil
 import sys
 from pathlib import Path
 
@@ -72,7 +73,10 @@ def write_editions(paths: list[Path], out_dir: Path = STUDENT_DIR) -> list[Path]
 
 
 def main(argv: list[str]) -> None:
-    paths = [Path(arg) for arg in argv] or sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
+    paths = [Path(arg) for arg in argv]
+    if not paths:  # all of them: no edition of a notebook since renamed or removed is left behind
+        shutil.rmtree(STUDENT_DIR, ignore_errors=True)
+        paths = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
     for student in write_editions(paths):
         print(student.relative_to(REPO_ROOT))
 
