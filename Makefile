@@ -12,6 +12,7 @@ PYTEST_ARGS ?= -n 3 --dist loadfile
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
 .PHONY: lab test soak lock setup services stop status notebooks lint format clean
+.PHONY: student book book-serve sandbox lab-ready wheelhouse offline-install flower
 
 ## lab: set everything up, then open JupyterLab on notebooks/ (services stop when it exits)
 lab: setup
@@ -68,3 +69,49 @@ format: setup
 ## clean: stop services, remove the virtualenv and var/ (keeps .env)
 clean: stop
 	rm -rf $(VENV) var
+
+# --- classroom kit -----------------------------------------------------------------------------
+## student: student editions in build/student/ (solutions stubbed), solutions in build/student/solutions/
+student: setup
+	$(PY) -m cqlab.notebook.editions
+
+## book: static HTML site of the executed notebooks in build/book/ (nothing re-executed, no server)
+book: setup
+	rm -rf build/book-src build/book && mkdir -p build/book-src
+	cp book/index.md notebooks/*.ipynb build/book-src/
+	$(VENV)/bin/sphinx-build -q -W --keep-going -c book build/book-src build/book
+	@echo "Book: build/book/index.html (make book-serve to browse it)"
+
+## book-serve: serve build/book/ on 127.0.0.1 (port 8001, or a free one if taken)
+book-serve: book
+	$(PY) scripts/serve_book.py
+
+## sandbox: the sandbox as a website with a worker (catalogue, signup form, mailbox, admin); URLs printed
+sandbox: setup
+	$(PY) -m cqlab run -- $(PY) scripts/sandbox_site.py
+
+## lab-ready: JupyterLab opens on notebook 00, without the news pop-up, the notebooks trusted
+lab: lab-ready
+lab-ready: setup
+	@$(PY) scripts/lab_ready.py
+
+## wheelhouse: every locked package (requirements.lock, hashes checked) in build/wheelhouse/, for a
+## room without internet (same OS and Python version as the learners' machines); then: make offline-install
+WHEELHOUSE := build/wheelhouse
+wheelhouse: setup
+	$(PY) -m pip download --quiet --disable-pip-version-check -d $(WHEELHOUSE) --require-hashes -r requirements.lock
+	$(PY) -m pip download --quiet --disable-pip-version-check -d $(WHEELHOUSE) setuptools wheel
+	@echo "$$(ls $(WHEELHOUSE) | wc -l) files in $(WHEELHOUSE); install with: make offline-install"
+
+## offline-install: the virtualenv from build/wheelhouse/ only (no index, no network), hashes checked
+offline-install:
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --no-index --find-links $(WHEELHOUSE) --require-hashes -r requirements.lock
+	$(VENV)/bin/python -m pip install --no-index --find-links $(WHEELHOUSE) --no-deps -e .
+	@touch $(STAMP)
+
+## flower: Celery's monitoring UI on 127.0.0.1:5555 (basic auth from .env) for namespace NS
+## (NS=03 for notebook 03's workers; default: the make sandbox website's)
+NS ?=
+flower: setup
+	$(PY) -m cqlab run -- $(PY) scripts/flower.py $(NS)

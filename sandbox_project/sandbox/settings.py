@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "demos",  # tasks for notebook 03
     "faults",  # tasks for notebook 05
     "scaling",  # tasks for notebook 06
+    "sandbox.website",  # the signup form and mailbox pages for trying the sandbox in a browser
 ]
 
 MIDDLEWARE = [
@@ -66,6 +67,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
 ]
+# Served as a website (`make sandbox`, the browser tests): response time and cache hit/miss shown.
+if os.environ.get("SANDBOX_WEBSITE") == "1":
+    MIDDLEWARE.insert(0, "sandbox.website.middleware.ResponseTimeMiddleware")
 
 ROOT_URLCONF = "sandbox.urls"
 WSGI_APPLICATION = "sandbox.wsgi.application"

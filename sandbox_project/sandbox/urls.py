@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 from accounts.views import signup
 from catalog.views import (
@@ -20,4 +20,5 @@ urlpatterns = [
     path("products/fragment-cached/", product_list_fragment_cached, name="product-list-fragment-cached"),
     path("hello/cached-wrong/", hello_cached_wrong, name="hello-cached-wrong"),
     path("hello/cached/", hello_cached, name="hello-cached"),
+    path("", include("sandbox.website.urls")),
 ]
