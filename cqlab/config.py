@@ -15,6 +15,7 @@ from sandbox.env import ENV_FILE, load_env_file, redis_url
 GENERATED_SECRETS = {
     "DJANGO_SECRET_KEY": lambda: secrets.token_urlsafe(50),
     "REDIS_PASSWORD": lambda: secrets.token_hex(24),
+    "FLOWER_BASIC_AUTH": lambda: f"lab:{secrets.token_urlsafe(24)}",  # user:password of `make flower`
 }
 
 

@@ -8,7 +8,6 @@ line or printed.
 """
 
 import os
-import secrets
 import sys
 
 from cqlab import config
@@ -18,13 +17,10 @@ from cqlab.notebook.lab import NAMESPACE_DB
 from cqlab.paths import SANDBOX_DIR
 from cqlab.ports import DEFAULT_HOST
 
-WEBSITE_NAMESPACE = "07b"  # scripts/sandbox_site.py's
 PREFERRED_PORT = 5555
-# Until cqlab/config.py generates it with the other secrets (asked of the lead), added here.
-config.GENERATED_SECRETS.setdefault("FLOWER_BASIC_AUTH", lambda: f"lab:{secrets.token_urlsafe(24)}")
 
 
-def main(namespace: str = WEBSITE_NAMESPACE) -> None:
+def main(namespace: str = "site") -> None:
     lab_config = config.LabConfig.from_env()  # completes .env's secrets, reads it into the environment
     broker = lab_config.redis_url(NAMESPACE_DB[namespace])
     port = preferred_port(PREFERRED_PORT)

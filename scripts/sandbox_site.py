@@ -12,7 +12,7 @@ from cqlab.notebook import setup
 from cqlab.ports import DEFAULT_HOST
 
 # A namespace no notebook uses (the lab's namespaces are fixed; see cqlab.notebook.lab).
-SITE_NAMESPACE = "07b"
+SITE_NAMESPACE = "site"
 PREFERRED_PORT = 8000
 
 

@@ -11,7 +11,7 @@ import subprocess
 from pathlib import Path
 
 from cqlab.errors import LabError
-from cqlab.infra.install import _run_installer
+from cqlab.infra.install import run_installer
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -30,7 +30,7 @@ def ensure_chromium() -> None:
         raise LabError(f"Chromium is missing and installing it needs root. To fix: {INSTALL_HINT}")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", *APT_PACKAGES]):
-        _run_installer([*sudo, *command], env, INSTALL_HINT)
+        run_installer([*sudo, *command], env, INSTALL_HINT)
 
 
 def headless_chromium(download_dir: Path | None = None):

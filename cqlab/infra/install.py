@@ -34,12 +34,12 @@ def install_missing(binaries: list[str]) -> None:
                 ["apt-get", "update", "-qq"],
                 ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *packages],
             ):
-                _run_installer([*sudo, *command], env, hint)
+                run_installer([*sudo, *command], env, hint)
             return
     elif system == "Darwin" and shutil.which("brew"):
         packages = [PACKAGES["brew"][binary] for binary in binaries]
         print(f"Installing {' '.join(packages)} with Homebrew ...", file=sys.stderr)
-        _run_installer(["brew", "install", *packages], dict(os.environ), f"brew install {' '.join(packages)}")
+        run_installer(["brew", "install", *packages], dict(os.environ), f"brew install {' '.join(packages)}")
         return
     elif system == "Darwin":
         hint = "install Homebrew (https://brew.sh), then: brew install redis memcached"
@@ -51,7 +51,7 @@ def install_missing(binaries: list[str]) -> None:
     )
 
 
-def _run_installer(command: list[str], env: dict, hint: str) -> None:
+def run_installer(command: list[str], env: dict, hint: str) -> None:
     """Run one install step; a failure (a held apt lock, no network, a timeout) names the fix."""
     try:
         result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)

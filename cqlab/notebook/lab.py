@@ -26,6 +26,7 @@ NAMESPACE_DB = {
     **{f"{n:02d}": 10 + n for n in range(8)},
     **{f"{n:02d}a": 10 + n for n in range(8)},
     **{f"{n:02d}b": 18 + n for n in range(8)},
+    "site": 26,  # the sandbox as a website (`make sandbox`, `make flower`)
 }  # the lab's redis.conf has `databases 32`
 
 
@@ -77,7 +78,7 @@ def setup(namespace: str, *, migrate: bool = True) -> Lab:
         )
     config = LabConfig.from_env()
     services.up(config)
-    name = "tests" if namespace == "tests" else f"nb{namespace}"
+    name = f"nb{namespace}" if namespace[0].isdigit() else namespace
     db = NAMESPACE_DB[namespace]
     _point_sandbox_at(name, config, db)
     lab = Lab(name, db, config)
