@@ -1,7 +1,9 @@
 """Student editions: solutions become the stub, nothing else changes, the appendix keeps them.
 
 A kernel, no server: the mutation check runs a small notebook made here, so this tier stays
-service-free. tests/live/test_student_editions.py runs the same check on a course notebook.
+service-free. On the course notebooks themselves, nbval runs each reference solution and its
+self-check, and tests/live/test_exercises_NN.py runs each self-check against this same stub: with the
+stub-equality checked here, every student stub is known to fail and every reference to pass.
 """
 
 from pathlib import Path
