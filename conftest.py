@@ -64,3 +64,14 @@ def worker(lab):
     """A real `celery worker` process shared by a test module; stopped after it."""
     with processes.start_worker("test-worker", concurrency=2) as process:
         yield process
+
+
+@pytest.fixture
+def catalog_client(lab):
+    """Django's test client, with a product in the catalogue for its pages to list."""
+    from django.test import Client
+
+    from catalog.models import Product
+
+    Product.objects.get_or_create(name="Kettle", defaults={"price": "20.00"})
+    return Client()

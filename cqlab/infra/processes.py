@@ -108,6 +108,15 @@ class BoundProcess:
         self.stop()
 
 
+def group_alive(group_id: int) -> bool:
+    """True while any process of the process group `group_id` (a bound process's pid) is alive."""
+    try:
+        os.killpg(group_id, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 def celery_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "celery", "-A", "sandbox", *args]
 

@@ -229,7 +229,7 @@ def test_killing_the_kernel_stops_the_worker_it_started(lab):
     os.killpg(group_id, 0)  # alive
     os.kill(manager.provisioner.process.pid, signal.SIGKILL)
     client.stop_channels()
-    wait_until(lambda: not _group_alive(group_id), 15, "the worker's process group to end")
+    wait_until(lambda: not processes.group_alive(group_id), 15, "the worker's process group to end")
     manager.cleanup_resources()
     named = [
         proc
@@ -237,11 +237,3 @@ def test_killing_the_kernel_stops_the_worker_it_started(lab):
         if "kernel-kill-check@lab" in (proc.info["cmdline"] or [])
     ]
     assert not named
-
-
-def _group_alive(group_id: int) -> bool:
-    try:
-        os.killpg(group_id, 0)
-    except ProcessLookupError:
-        return False
-    return True

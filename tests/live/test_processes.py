@@ -1,6 +1,5 @@
 """Workers and beat started by a notebook or a test die with it, even when it is killed."""
 
-import os
 import signal
 import subprocess
 import sys
@@ -20,21 +19,13 @@ time.sleep(120)
 """
 
 
-def group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
 def test_worker_dies_when_its_parent_is_killed(lab):
     parent = subprocess.Popen([sys.executable, "-c", ORPHAN_SCRIPT], stdout=subprocess.PIPE, text=True)
     worker_group = int(parent.stdout.readline())
-    assert group_alive(worker_group)
+    assert processes.group_alive(worker_group)
     parent.send_signal(signal.SIGKILL)  # like a kernel killed from the Jupyter UI
     parent.wait()
-    wait_until(lambda: not group_alive(worker_group), 15, "the orphaned worker to die")
+    wait_until(lambda: not processes.group_alive(worker_group), 15, "the orphaned worker to die")
 
 
 def test_stop_leaves_no_process_and_leftovers_sees_only_its_run(lab):
@@ -44,7 +35,7 @@ def test_stop_leaves_no_process_and_leftovers_sees_only_its_run(lab):
         assert any("stop-check@lab" in line for line in processes.leftovers(run, wait=0))
         group = worker.pid
         worker.stop()
-        assert not group_alive(group)
+        assert not processes.group_alive(group)
         assert processes.leftovers(run, wait=0) == []
         assert any("other-run@lab" in line for line in processes.leftovers(other_run, wait=0))
     assert other.popen.poll() is not None
