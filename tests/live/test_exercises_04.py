@@ -1,9 +1,9 @@
-"""Notebook 04's self-checks fail wrong answers and pass other correct ones (one notebook run)."""
+"""Notebooks 04a/04b's self-checks fail wrong answers and pass other correct ones (one run per part)."""
 
 from cqlab.notebook.exercises import STUB, try_answers
 from cqlab.paths import NOTEBOOKS_DIR
 
-ANSWERS = {
+ANSWERS_04A = {
     "04-ex1": [
         STUB,
         # Monday to Thursday only: a week of runs must include the Friday.
@@ -16,6 +16,8 @@ ANSWERS = {
         'first_of_month = schedules.crontab_in("UTC", hour=0, day_of_month=1)',
         'first_of_month = schedules.crontab_in("UTC", minute="0", hour="0", day_of_month="1")',
     ],
+}
+ANSWERS_04B = {
     "04-ex3": [
         STUB,
         # A one-off task runs once, then beat disables it.
@@ -29,6 +31,13 @@ ANSWERS = {
 }
 
 
-def test_self_checks_of_notebook_04_tell_right_from_wrong():
-    results = try_answers(NOTEBOOKS_DIR / "04-celery-beat-daily-task.ipynb", ANSWERS)
-    assert results == {exercise: [False, False, True] for exercise in ANSWERS}
+def test_self_checks_of_notebook_04a_tell_right_from_wrong():
+    results = try_answers(NOTEBOOKS_DIR / "04a-beat-schedule-and-midnight-proved.ipynb", ANSWERS_04A)
+    assert results == {exercise: [False, False, True] for exercise in ANSWERS_04A}
+
+
+def test_self_checks_of_notebook_04b_tell_right_from_wrong():
+    results = try_answers(
+        NOTEBOOKS_DIR / "04b-beat-in-production-guard-key-missed-runs-database.ipynb", ANSWERS_04B
+    )
+    assert results == {exercise: [False, False, True] for exercise in ANSWERS_04B}
