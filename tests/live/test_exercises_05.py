@@ -1,10 +1,11 @@
-"""Notebook 05's self-checks tell right from wrong: a stub and a plausible wrong answer fail,
-another correct answer passes (one run of the notebook for both exercises)."""
+"""Notebook 05b's self-checks tell right from wrong: a stub and a plausible wrong answer fail,
+another correct answer passes (one run of the notebook for both exercises). Notebook 05a has no
+exercises: both of notebook 05's exercises belong to the task faults of 05b."""
 
 from cqlab.notebook.exercises import STUB, try_answers
 from cqlab.paths import NOTEBOOKS_DIR
 
-NOTEBOOK = NOTEBOOKS_DIR / "05-when-things-fail.ipynb"
+NOTEBOOK = NOTEBOOKS_DIR / "05b-lost-and-doubled-tasks.ipynb"
 
 ANSWERS = {
     # Worker settings that requeue a charge whose pool child dies.

@@ -1,8 +1,8 @@
-"""Fault scenarios of notebook 05 against real processes: nothing lost, nothing doubled.
+"""Fault scenarios of notebooks 05a and 05b against real processes: nothing lost, nothing doubled.
 
 Each test runs a scenario with its protection on and off, and asserts different outcomes: a
 test that passes either way would not be testing the protection. The protections and the faults
-are written here as the notebook writes them in its cells (task options in `faults.tasks`,
+are written here as the notebooks write them in their cells (task options in `faults.tasks`,
 worker settings after `--`, server config lines, `os.kill`); `cqlab.lessons.faults` only counts
 and waits.
 """
@@ -46,7 +46,7 @@ REFUSAL = r"ERROR.*Received invalid task message: Refusing to deserialize"
 
 
 class TouchOnUnpickle:
-    """Unpickling this object creates a file (the notebook's attacker object, section 3)."""
+    """Unpickling this object creates a file (notebook 05a's attacker object, section 3)."""
 
     def __init__(self, path: Path):
         self.path = path
@@ -253,7 +253,7 @@ def test_worker_started_with_broker_down_connects_when_it_returns(lab):
 
 # --- 6. Pool child killed mid-task ---
 def kill_child_mid_charge(task, guarded):
-    """The notebook's section 6: SIGKILL the pool child after the charge, before it returns."""
+    """Notebook 05b's section 1: SIGKILL the pool child after the charge, before it returns."""
     run = faults.new_run(task.name)
     result = task.apply_async([run, 2.0, guarded])
     faults.counts_when(run, lambda ledger: ledger.get("effect"))
