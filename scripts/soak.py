@@ -38,7 +38,9 @@ def run_pytest(targets: list[str]) -> tuple[Counter, Counter, list[str]]:
             if case.find("failure") is not None or case.find("error") is not None:
                 failed_files.add(path)
                 failures.append(f"{case.get('classname')}::{case.get('name')}")
-    passed = Counter({path: 1 for path in seen if path not in failed_files})
+    if run.returncode and not failures:  # e.g. a collection error: nothing ran, nothing passed
+        failures.append(f"pytest exited {run.returncode}")
+    passed = Counter({path: 1 for path in seen if path not in failed_files and not failures})
     if failures:  # keep what pytest said, to find out why
         LOG_DIR.mkdir(parents=True, exist_ok=True)
         saved = LOG_DIR / f"soak-failure-{os.getpid()}-{len(list(LOG_DIR.glob('soak-failure-*')))}.log"
@@ -56,9 +58,10 @@ def soak_notebooks(notebooks: list[str], rounds: int, loaded: bool) -> tuple[Cou
     )
     try:
         for round_number in range(1, rounds + 1):
-            ok, seen, failures = run_pytest(notebooks)
+            ok, _, failures = run_pytest(notebooks)
             passed.update(ok)
-            total.update(seen)
+            # Every notebook asked for counts as a run, whether pytest got to it or not.
+            total.update(f"notebooks.{Path(notebook).name}" for notebook in notebooks)
             label = "loaded" if loaded else "quiet"
             print(
                 f"notebooks, {label}, round {round_number}: {len(failures)} failing cells {failures[:5]}",
