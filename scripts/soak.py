@@ -38,9 +38,10 @@ def run_pytest(targets: list[str]) -> tuple[Counter, Counter, list[str]]:
             if case.find("failure") is not None or case.find("error") is not None:
                 failed_files.add(path)
                 failures.append(f"{case.get('classname')}::{case.get('name')}")
-    if run.returncode and not failures:  # e.g. a collection error: nothing ran, nothing passed
+    nothing_ran = run.returncode and not failures  # e.g. a collection error: nothing passed
+    if nothing_ran:
         failures.append(f"pytest exited {run.returncode}")
-    passed = Counter({path: 1 for path in seen if path not in failed_files and not failures})
+    passed = Counter({path: 1 for path in seen if path not in failed_files and not nothing_ran})
     if failures:  # keep what pytest said, to find out why
         LOG_DIR.mkdir(parents=True, exist_ok=True)
         saved = LOG_DIR / f"soak-failure-{os.getpid()}-{len(list(LOG_DIR.glob('soak-failure-*')))}.log"
