@@ -53,7 +53,9 @@ def test_rendezvous_moves_only_the_removed_nodes_keys_modulo_moves_most():
 @pytest.fixture
 def pool_with_a_dead_node():
     with MemcachedPool(3) as pool:
-        HashClient(pool.addresses(), connect_timeout=1, timeout=2).set_many(dict.fromkeys(KEYS, "cached"))
+        HashClient(pool.addresses(), connect_timeout=1, timeout=2).set_many(
+            dict.fromkeys(KEYS, "cached"), noreply=False
+        )
         dead_share = pool.items_per_node()[2] / len(KEYS)
         pool[2].stop()
         yield pool, dead_share
