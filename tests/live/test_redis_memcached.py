@@ -73,7 +73,8 @@ def test_feature_table_is_built_from_probes(lab, r):
     eviction = {"maxmemory": "0", "maxmemory-policy": "noeviction"}  # the notebook reads it with CONFIG GET
     rows = redis_memcached.feature_table(r, lab.memcached(), survived, 2, 1_048_516, eviction)
     table = {feature: (redis_cell, memcached_cell) for feature, redis_cell, memcached_cell in rows}
-    assert table["data types"][0] == "hash, string"
+    # The row lists the types found in the database; other tests of this worker add theirs.
+    assert {"hash", "string"} <= set(table["data types"][0].split(", "))
     assert table["max value size"] == ("512 MiB", "1,048,516 bytes (-I 1 MiB, item header included)")
     assert table["key kept: clean restart/kill -9"] == (
         "off: lost/lost, RDB: kept/lost, AOF: kept/kept",
