@@ -12,7 +12,7 @@ PYTEST_ARGS ?= -n 3 --dist loadfile
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
 .PHONY: lab test soak lock setup services stop status notebooks lint format clean
-.PHONY: student book book-serve sandbox lab-ready wheelhouse offline-install flower
+.PHONY: student book book-serve sandbox lab-ready wheelhouse offline-install flower translations
 
 ## lab: set everything up, then open JupyterLab on notebooks/ (services stop when it exits)
 lab: setup
@@ -69,6 +69,11 @@ format: setup
 ## clean: stop services, remove the virtualenv and var/ (keeps .env)
 clean: stop
 	rm -rf $(VENV) var
+
+## translations: the Russian edition notebooks/ru/*.ipynb from the English notebooks and notebooks/ru/catalog/;
+## then names every missing, stale or orphaned translation (docs/translations.md)
+translations: setup
+	$(PY) -m cqlab.notebook.translations
 
 # --- classroom kit -----------------------------------------------------------------------------
 ## student: student editions in build/student/ (solutions stubbed), solutions in build/student/solutions/
