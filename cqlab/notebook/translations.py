@@ -115,7 +115,7 @@ def parse_catalog(text: str, stem: str = "") -> tuple[dict[str, Entry], list[Pro
             body = []
             match = HEADER.match(line)
             if not match:
-                problems.append(Problem(stem, "", "malformed", f"line {number} is not a valid header: {line}"))
+                problems.append(Problem(stem, "", "malformed", f"line {number}, not a valid header: {line}"))
                 current = None
                 continue
             current = (match["cell_id"], match["sha"], number)
@@ -238,10 +238,10 @@ class Edition:
                 continue
             current = english_hash(cell.source)
             if entry.sha != current:
-                detail = f"entry (line {entry.line}) has {entry.sha}, English is now {current}: {first_line!r}"
+                detail = f"line {entry.line} has {entry.sha}, the English is now {current}: {first_line!r}"
                 problems.append(Problem(stem, cell_id, "stale", detail))
             if entry.is_placeholder:
-                problems.append(Problem(stem, cell_id, "placeholder", f"line {entry.line}: not translated yet"))
+                problems.append(Problem(stem, cell_id, "placeholder", f"line {entry.line}: not translated"))
             elif not entry.text.strip():
                 problems.append(Problem(stem, cell_id, "empty", f"line {entry.line}: the entry has no text"))
             elif entry.untranslated_reason is None:
@@ -264,21 +264,22 @@ class Edition:
         if stem not in self.catalogs:
             return []  # reported as missing-catalog
         if not committed.exists():
-            return [Problem(stem, "", "outdated", f"no {committed.name} in the Russian edition: make translations")]
+            return [Problem(stem, "", "outdated", f"no notebooks/ru/{committed.name}: make translations")]
         russian = nbformat.read(committed, as_version=4)
         english = self.read_english(stem)
         problems = []
         english_ids = [cell.get("id") for cell in english.cells]
         if [cell.get("id") for cell in russian.cells] != english_ids:
-            problems.append(Problem(stem, "", "code", "the cells (ids, order) differ from the English notebook"))
+            problems.append(Problem(stem, "", "code", "the cells (ids, order) differ from the English ones"))
         else:
             for before, after in zip(english.cells, russian.cells, strict=True):
                 if before.cell_type == "code" and before != after:
-                    differs = [key for key in ("source", "outputs", "metadata") if before[key] != after.get(key)]
-                    detail = f"the Russian code cell differs from its English twin in {', '.join(differs) or 'type'}"
+                    keys = [key for key in ("source", "outputs", "metadata") if before[key] != after.get(key)]
+                    detail = f"differs from its English twin in {', '.join(keys) or 'type'}"
                     problems.append(Problem(stem, before.get("id", ""), "code", detail))
         if committed.read_text(encoding="utf-8") != self.generated_text(stem):
-            problems.append(Problem(stem, "", "outdated", f"{committed.name} is not what generation gives: make translations"))
+            detail = f"notebooks/ru/{committed.name} is not what generation gives: make translations"
+            problems.append(Problem(stem, "", "outdated", detail))
         return problems
 
     def problems(self, generated: bool = True) -> list[Problem]:

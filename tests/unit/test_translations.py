@@ -46,7 +46,7 @@ def test_nothing_in_the_russian_edition_without_an_english_notebook():
         for path in [*translations.RU_DIR.glob("*.ipynb"), *(translations.RU_DIR / "catalog").glob("*.md")]
         if path.stem not in STEMS
     ]
-    assert not strays, f"no English notebook for: {strays} (renamed? move the catalog, then make translations)"
+    assert not strays, f"no English notebook for {strays} (renamed? move the catalog, make translations)"
 
 
 # --- the mechanism, on a small course made here ------------------------------------------------------
