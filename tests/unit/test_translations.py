@@ -12,7 +12,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from cqlab.notebook import translations
+from cqlab.notebook import editions, translations
 from cqlab.notebook.translations import Edition, english_hash
 from cqlab.paths import NOTEBOOKS_DIR
 
@@ -47,6 +47,21 @@ def test_nothing_in_the_russian_edition_without_an_english_notebook():
         if path.stem not in STEMS
     ]
     assert not strays, f"no English notebook for {strays} (renamed? move the catalog, make translations)"
+
+
+@pytest.mark.parametrize("stem", sorted(path.stem for path in translations.RU_DIR.glob("*.ipynb")))
+def test_russian_student_edition_has_the_english_code_cells(stem, tmp_path):
+    """`make student` in Russian: the same stubs and code as the English student edition."""
+    (english,) = editions.write_editions([NOTEBOOKS_DIR / f"{stem}.ipynb"], tmp_path / "en")
+    (russian,) = editions.write_editions([translations.RU_DIR / f"{stem}.ipynb"], tmp_path / "ru", "ru")
+    english_cells = nbformat.read(english, as_version=4).cells
+    russian_cells = nbformat.read(russian, as_version=4).cells
+    assert [cell for cell in russian_cells if cell.cell_type == "code"] == [
+        cell for cell in english_cells if cell.cell_type == "code"
+    ]
+    appendix = (tmp_path / "ru" / "solutions" / f"{stem}.md").read_text()
+    assert appendix.startswith(f"# Решения: {stem}.ipynb")
+    assert editions.language_of(translations.RU_DIR / f"{stem}.ipynb") == "ru"
 
 
 # --- the mechanism, on a small course made here ------------------------------------------------------
