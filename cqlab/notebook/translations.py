@@ -10,7 +10,8 @@ Generation replaces each English markdown cell's source by its entry and copies 
 cells, outputs, metadata, ids, attachments) unchanged. Links to a heading of a notebook (`03a-….ipynb#4.-
 The-task-and-the-worker`) are pointed at the Russian heading of the same cell, so they still land in
 the Russian edition. The check names each notebook and cell whose translation is missing, stale (the
-English text changed since), orphaned (its cell is gone), a placeholder, or whose links differ.
+English text changed since), orphaned (its cell is gone), a placeholder, or whose links, code spans or
+source quotes («…») are not kept.
 
     python -m cqlab.notebook.translations             generate notebooks/ru/, then check (make translations)
     python -m cqlab.notebook.translations check       check only, write nothing
@@ -37,6 +38,9 @@ UNTRANSLATED = re.compile(r"^<!-- untranslated: (?P<reason>.+) -->$")
 PLACEHOLDER = "<!-- TRANSLATE: the English text below is a placeholder; replace it with the Russian -->"
 # Markdown links and images: [text](target); the target ends at a space (a title) or ")".
 LINK_TARGET = re.compile(r"\]\((?P<target>[^)\s]+)")
+# What a translation keeps verbatim: inline code spans, and the source's Russian quotes «…».
+CODE_SPAN = re.compile(r"(?<!`)`([^`\n]+)`(?!`)")
+SOURCE_QUOTE = re.compile(r"«[^»]*»")
 NOTEBOOK_ANCHOR = re.compile(r"\]\((?P<page>[\w.-]*\.ipynb)?#(?P<anchor>[^)\s]+)\)")
 PREAMBLE = """\
 # Russian translation of notebooks/{stem}.ipynb
@@ -73,7 +77,8 @@ class Entry:
 class Problem:
     notebook: str  # the English notebook's stem
     cell_id: str  # "" for a problem of the whole notebook
-    kind: str  # missing-catalog, missing, stale, orphan, placeholder, empty, links, malformed, code, outdated
+    kind: str  # missing-catalog, missing, stale, orphan, placeholder, empty, links, verbatim, malformed,
+    # code, outdated
     detail: str
 
     def __str__(self) -> str:
@@ -136,6 +141,11 @@ def headings(markdown: str) -> list[str]:
 
 def link_targets(markdown: str) -> set[str]:
     return {match["target"] for match in LINK_TARGET.finditer(markdown)}
+
+
+def verbatim_parts(markdown: str) -> set[str]:
+    quotes = {" ".join(quote.split()) for quote in SOURCE_QUOTE.findall(markdown)}  # wrapped anywhere
+    return set(CODE_SPAN.findall(markdown)) | quotes
 
 
 def russian_link_target(english_target: str) -> str:
@@ -251,6 +261,9 @@ class Edition:
                     lost, added = sorted(expected - found), sorted(found - expected)
                     detail = f"line {entry.line}: links lost {lost}, links not in the English {added}"
                     problems.append(Problem(stem, cell_id, "links", detail))
+                if lost := sorted(verbatim_parts(cell.source) - verbatim_parts(entry.text)):
+                    detail = f"line {entry.line}: code spans or source quotes not kept verbatim: {lost[:3]}"
+                    problems.append(Problem(stem, cell_id, "verbatim", detail))
         for cell_id, entry in entries.items():
             if cell_id not in cells:
                 problems.append(Problem(stem, cell_id, "orphan", f"line {entry.line}: no such cell any more"))

@@ -74,7 +74,7 @@ def small_notebook(title: str, link: str = "") -> nbformat.NotebookNode:
     notebook.cells = [
         nbformat.v4.new_markdown_cell(f"# {title}\n\nSee [the code](../sandbox_project/x.py).{link}"),
         code,
-        nbformat.v4.new_markdown_cell("## 1. The cache and the queue\n\nA **hit**."),
+        nbformat.v4.new_markdown_cell("## 1. The cache and the queue\n\nA **hit**: `cache.get` «как есть»."),
     ]
     for number, cell in enumerate(notebook.cells):
         cell.id = f"cell{number}"
@@ -83,7 +83,7 @@ def small_notebook(title: str, link: str = "") -> nbformat.NotebookNode:
 
 RUSSIAN = {
     "cell0": "# {title_ru}\n\nСм. [код](../../sandbox_project/x.py).{link}",
-    "cell2": "## 1. Кэш и очередь\n\n**Попадание**.",
+    "cell2": "## 1. Кэш и очередь\n\n**Попадание**: `cache.get` «как\nесть».",
 }
 
 
@@ -169,6 +169,13 @@ def test_untranslated_on_purpose_keeps_english_and_passes(course):
 def test_changed_link_is_named(course):
     write_catalog(course, "01-one", {"cell0": "# Первый\n\nСм. [код](../sandbox_project/x.py)."})
     assert ("01-one", "cell0", "links") in kinds(generated(course))
+
+
+def test_code_span_or_source_quote_changed_is_named(course):
+    write_catalog(course, "01-one", {"cell2": "## 1. Кэш и очередь\n\n**Попадание**: `кэш.get` «как есть»."})
+    write_catalog(course, "02-two", {"cell2": "## 1. Кэш и очередь\n\n**Попадание**: `cache.get` «так»."}, "")
+    found = kinds(generated(course))
+    assert ("01-one", "cell2", "verbatim") in found and ("02-two", "cell2", "verbatim") in found
 
 
 def test_russian_code_cell_edited_or_edition_not_regenerated(course):
