@@ -77,8 +77,8 @@ class Entry:
 class Problem:
     notebook: str  # the English notebook's stem
     cell_id: str  # "" for a problem of the whole notebook
-    kind: str  # missing-catalog, missing, stale, orphan, placeholder, empty, links, verbatim, malformed,
-    # code, outdated
+    kind: str  # missing-catalog, missing, stale, orphan, placeholder, empty, links, headings, verbatim,
+    # malformed, code, outdated
     detail: str
 
     def __str__(self) -> str:
@@ -160,6 +160,29 @@ def translated_source(cell, entry: Entry | None) -> str:
     return entry.text.replace(PLACEHOLDER, "").strip("\n")
 
 
+def entry_faults(english: str, entry: Entry) -> list[tuple[str, str]]:
+    """What an entry's text does not keep of its English cell: (kind, detail) pairs."""
+    if entry.is_placeholder:
+        return [("placeholder", "not translated")]
+    if not entry.text.strip():
+        return [("empty", "the entry has no text")]
+    if entry.untranslated_reason is not None:
+        return []
+    faults = []
+    expected = {russian_link_target(target) for target in link_targets(english)}
+    if expected != (found := link_targets(entry.text)):
+        faults.append(
+            ("links", f"links lost {sorted(expected - found)}, not in the English {sorted(found - expected)}")
+        )
+    if len(headings(entry.text)) != len(headings(english)):  # a link to a heading would miss its twin
+        faults.append(
+            ("headings", f"{len(headings(entry.text))} headings, the English has {len(headings(english))}")
+        )
+    if lost := sorted(verbatim_parts(english) - verbatim_parts(entry.text)):
+        faults.append(("verbatim", f"code spans or source quotes not kept verbatim: {lost[:3]}"))
+    return faults
+
+
 class Edition:
     """The English notebooks, their catalogs, and the Russian notebooks generated from both."""
 
@@ -231,7 +254,7 @@ class Edition:
         return written
 
     def catalog_problems(self, stem: str) -> list[Problem]:
-        """Missing, stale, orphaned, placeholder, empty entries and changed links of one catalog."""
+        """Missing, stale, orphaned, placeholder and unfaithful entries of one notebook's catalog."""
         if stem not in self.catalogs:
             path = catalog_path(stem, self.ru_dir).relative_to(self.ru_dir.parent.parent)
             return [Problem(stem, "", "missing-catalog", f"no {path} (start one: {scaffold_command(stem)})")]
@@ -241,29 +264,17 @@ class Edition:
         for cell_id, cell in cells.items():
             if cell.cell_type != "markdown":
                 continue
-            entry = entries.get(cell_id)
             first_line = cell.source.strip().splitlines()[0][:60] if cell.source.strip() else ""
-            if entry is None:
+            if (entry := entries.get(cell_id)) is None:
                 problems.append(Problem(stem, cell_id, "missing", f"no entry; English: {first_line!r}"))
                 continue
-            current = english_hash(cell.source)
-            if entry.sha != current:
+            if entry.sha != (current := english_hash(cell.source)):
                 detail = f"line {entry.line} has {entry.sha}, the English is now {current}: {first_line!r}"
                 problems.append(Problem(stem, cell_id, "stale", detail))
-            if entry.is_placeholder:
-                problems.append(Problem(stem, cell_id, "placeholder", f"line {entry.line}: not translated"))
-            elif not entry.text.strip():
-                problems.append(Problem(stem, cell_id, "empty", f"line {entry.line}: the entry has no text"))
-            elif entry.untranslated_reason is None:
-                expected = {russian_link_target(target) for target in link_targets(cell.source)}
-                found = link_targets(entry.text)
-                if expected != found:
-                    lost, added = sorted(expected - found), sorted(found - expected)
-                    detail = f"line {entry.line}: links lost {lost}, links not in the English {added}"
-                    problems.append(Problem(stem, cell_id, "links", detail))
-                if lost := sorted(verbatim_parts(cell.source) - verbatim_parts(entry.text)):
-                    detail = f"line {entry.line}: code spans or source quotes not kept verbatim: {lost[:3]}"
-                    problems.append(Problem(stem, cell_id, "verbatim", detail))
+            problems += [
+                Problem(stem, cell_id, kind, f"line {entry.line}: {detail}")
+                for kind, detail in entry_faults(cell.source, entry)
+            ]
         for cell_id, entry in entries.items():
             if cell_id not in cells:
                 problems.append(Problem(stem, cell_id, "orphan", f"line {entry.line}: no such cell any more"))

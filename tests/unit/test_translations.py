@@ -178,6 +178,11 @@ def test_code_span_or_source_quote_changed_is_named(course):
     assert ("01-one", "cell2", "verbatim") in found and ("02-two", "cell2", "verbatim") in found
 
 
+def test_heading_lost_is_named(course):
+    write_catalog(course, "01-one", {"cell2": "Кэш и очередь. **Попадание**: `cache.get` «как есть»."})
+    assert ("01-one", "cell2", "headings") in kinds(generated(course))
+
+
 def test_russian_code_cell_edited_or_edition_not_regenerated(course):
     generated(course)
     path = course / "ru" / "01-one.ipynb"
