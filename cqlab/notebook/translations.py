@@ -226,10 +226,8 @@ class Edition:
         """The Russian notebook of `stem` (requires its catalog)."""
         notebook = self.read_english(stem)
         entries = self.catalogs[stem][0]
-        for cell in markdown_cells(notebook):
-            entry = entries.get(cell.get("id", ""))
-            if entry is not None and entry.untranslated_reason is None:
-                cell.source = self.relink(translated_source(cell, entry), stem)
+        for cell in markdown_cells(notebook):  # a cell kept in English too: its links land in Russian
+            cell.source = self.relink(translated_source(cell, entries.get(cell.get("id", ""))), stem)
         return notebook
 
     def generated_text(self, stem: str) -> str:

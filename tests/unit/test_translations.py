@@ -166,6 +166,13 @@ def test_untranslated_on_purpose_keeps_english_and_passes(course):
     assert edition.untranslated_on_purpose() == [("01-one", "cell2", "a table of English identifiers")]
 
 
+def test_cell_kept_in_english_still_links_to_the_russian_heading(course):
+    write_catalog(course, "02-two", {"cell0": "<!-- untranslated: a list of commands -->"})
+    generated(course)
+    kept = nbformat.read(course / "ru" / "02-two.ipynb", as_version=4).cells[0].source
+    assert kept.startswith("# Two") and "[Back](01-one.ipynb#1.-Кэш-и-очередь)" in kept
+
+
 def test_changed_link_is_named(course):
     write_catalog(course, "01-one", {"cell0": "# Первый\n\nСм. [код](../sandbox_project/x.py)."})
     assert ("01-one", "cell0", "links") in kinds(generated(course))
