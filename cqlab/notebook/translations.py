@@ -304,13 +304,12 @@ class Edition:
             problems.append(Problem(stem, "", "outdated", detail))
         return problems
 
-    def problems(self, generated: bool = True) -> list[Problem]:
-        found = []
-        for stem in self.english:
-            found += self.catalog_problems(stem)
-            if generated:
-                found += self.edition_problems(stem)
-        return found
+    def problems(self) -> list[Problem]:
+        return [
+            problem
+            for stem in self.english
+            for problem in self.catalog_problems(stem) + self.edition_problems(stem)
+        ]
 
     def untranslated_on_purpose(self) -> list[tuple[str, str, str]]:
         return [
@@ -332,6 +331,8 @@ def scaffold(stem: str, merge: bool = False, edition: Edition | None = None) -> 
     for new cells are added as placeholders and entries whose cell is gone are dropped.
     """
     edition = edition or Edition()
+    if stem not in edition.english:
+        raise FileNotFoundError(f"no English notebook {stem}.ipynb in {edition.english_dir}")
     path = catalog_path(stem, edition.ru_dir)
     if path.exists() and not merge:
         raise FileExistsError(f"{path} exists: add --merge to keep its entries and add the missing ones")
@@ -367,6 +368,9 @@ def main(argv: list[str]) -> int:
     command = argv[0] if argv else "generate"
     if command == "scaffold":
         stems = [arg for arg in argv[1:] if not arg.startswith("--")]
+        if not stems:
+            print(__doc__)
+            return 2
         for stem in stems:
             print(scaffold(stem, merge="--merge" in argv).relative_to(REPO_ROOT))
         return 0
