@@ -38,9 +38,13 @@ UNTRANSLATED = re.compile(r"^<!-- untranslated: (?P<reason>.+) -->$")
 PLACEHOLDER = "<!-- TRANSLATE: the English text below is a placeholder; replace it with the Russian -->"
 # Markdown links and images: [text](target); the target ends at a space (a title) or ")".
 LINK_TARGET = re.compile(r"\]\((?P<target>[^)\s]+)")
-# What a translation keeps verbatim: inline code spans, and the source's Russian quotes «…».
-CODE_SPAN = re.compile(r"(?<!`)`([^`\n]+)`(?!`)")
+# What a translation keeps verbatim: inline code spans, and the source's Russian quotes «…»; not the
+# English rendering of a quote (`> *"…"*`, which a translation drops), nor fenced code.
+CODE_SPAN = re.compile(r"(?<!`)`([^`]+)`(?!`)")
 SOURCE_QUOTE = re.compile(r"«[^»]*»")
+ENGLISH_RENDERING = re.compile(r'^>[ \t]*\*".*?"\*[ \t]*$', re.MULTILINE | re.DOTALL)
+FENCE = re.compile(r"^[ \t]*(?:>[ \t]*)*(?:```|~~~)")
+LINE_BREAK = re.compile(r"\n[ \t]*(?:>[ \t]*)*")  # a new line, and a blockquote's markers on it
 NOTEBOOK_ANCHOR = re.compile(r"\]\((?P<page>[\w.-]*\.ipynb)?#(?P<anchor>[^)\s]+)\)")
 PREAMBLE = """\
 # Russian translation of notebooks/{stem}.ipynb
@@ -144,8 +148,15 @@ def link_targets(markdown: str) -> set[str]:
 
 
 def verbatim_parts(markdown: str) -> set[str]:
-    quotes = {" ".join(quote.split()) for quote in SOURCE_QUOTE.findall(markdown)}  # wrapped anywhere
-    return set(CODE_SPAN.findall(markdown)) | quotes
+    """Code spans and source quotes, however the lines wrap (a blockquote's `>` markers dropped)."""
+    lines, in_fence = [], False
+    for line in ENGLISH_RENDERING.sub("", markdown).splitlines():
+        if FENCE.match(line):
+            in_fence = not in_fence
+        elif not in_fence:
+            lines.append(line)
+    text = LINE_BREAK.sub(" ", "\n".join(lines))
+    return {" ".join(part.split()) for part in CODE_SPAN.findall(text) + SOURCE_QUOTE.findall(text)}
 
 
 def russian_link_target(english_target: str) -> str:

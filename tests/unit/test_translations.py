@@ -238,3 +238,9 @@ def test_real_course_english_edit_is_caught(tmp_path):
     cell.source += "\n\nOne more English sentence."
     nbformat.write(notebook, scratch / f"{stem}.ipynb")
     assert (stem, cell.id, "stale") in kinds(Edition(scratch, scratch / "ru"))
+
+
+def test_verbatim_parts_ignore_wrapping_fenced_code_and_the_dropped_english_rendering():
+    quote = '> **C1** — «Кэш\n> быстрый» и `a\nb`\n> *"The cache is `fast`,\n> says the source."*'
+    english = quote + "\n\n```\n`y`\n```"
+    assert translations.verbatim_parts(english) == {"«Кэш быстрый»", "a b"}
