@@ -108,9 +108,13 @@ def results_at(app, url: str):
     once, at first use. A new backend object is made on entering, so it starts unconnected.
     """
     backend_class, backend_url = by_url(url, app.loader)
-    previous = app.backend
-    app._backend = backend_class(app=app, url=backend_url)
+    previous, backend = app.backend, backend_class(app=app, url=backend_url)
+    app._backend = backend
     try:
-        yield app.backend
+        yield backend
     finally:
         app._backend = previous
+        # A result made in the block unsubscribes from its channel when it is garbage-collected,
+        # which may be cells later, when the stage's server is dead: it would retry for ~19 s and
+        # print a traceback into whichever cell runs then. The stage is over: detach them.
+        backend.result_consumer.cancel_for = lambda task_id: None

@@ -91,6 +91,31 @@ def test_a_worker_with_a_refused_password_exits_only_with_a_retry_limit():
             unbounded.stop()
 
 
+def test_the_retry_limit_also_stops_a_running_worker_after_a_rotation_and_a_blip(lab):
+    with ThrowawayRedis() as broker:
+        bounded = lab.start_worker(
+            "bounded-running",
+            pool="solo",
+            env={"CELERY_BROKER_URL": broker.url()},
+            extra_args=("--", "broker_connection_max_retries=2"),
+        )
+        redis.Redis.from_url(rotate(broker)).client_kill_filter(_type="normal")
+        wait_until(lambda: not bounded.alive(), 60, "the worker to give up")
+        assert bounded.log_lines(r"^kombu\.exceptions\.OperationalError: invalid username-password")
+
+
+def test_without_retry_on_startup_a_worker_exits_at_once_without_naming_the_password():
+    with ThrowawayRedis() as broker:
+        old_password_url = broker.url()
+        rotate(broker)
+        worker = faults_05c.start_worker_unchecked(
+            "no-retry", old_password_url, ("--", "broker_connection_retry_on_startup=false")
+        )
+        wait_until(lambda: not worker.alive(), 30, "the worker to exit")
+    assert worker.log_lines(r"CRITICAL.*connection loss has been disabled.*Shutting down")
+    assert not worker.log_lines("username-password")
+
+
 # --- 2. A Cyrillic key ---------------------------------------------------------------------------
 def test_a_cyrillic_key_passes_djangos_check_and_only_the_hashed_key_function_stores_it():
     with ThrowawayMemcached() as server:
@@ -227,3 +252,19 @@ def test_only_a_socket_timeout_with_ignored_errors_serves_a_page_from_a_slow_cac
     for variant in ("timeout, ignored", "pymemcache timeout, ignored"):
         error, seconds = outcomes[variant]
         assert not error and seconds < SLOW_REPLY_SECONDS, variant
+
+
+def test_two_passwords_while_clients_move_refuse_nobody(lab):
+    with ThrowawayRedis() as broker:
+        new_password = secrets.token_urlsafe(16)
+        new_password_url = redis_url(new_password, HOST, broker.port, 0)
+
+        def login(url: str) -> str:
+            return faults.attempt(redis.Redis.from_url(url).ping)[1] or "logs in"
+
+        broker.client().execute_command("ACL", "SETUSER", "default", f">{new_password}")
+        assert (login(broker.url()), login(new_password_url)) == ("logs in", "logs in")
+        redis.Redis.from_url(new_password_url).execute_command(
+            "ACL", "SETUSER", "default", f"<{lab.config.redis_password}"
+        )
+        assert (login(broker.url()), login(new_password_url)) == ("AuthenticationError", "logs in")
