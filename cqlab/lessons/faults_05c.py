@@ -1,8 +1,8 @@
 """Stages around notebook 05c's scenarios: a slow server, a worker nobody pings, a caller's results.
 
-Nothing here is the lesson. The settings being taught (socket timeouts, retry limits,
-`ignore_result`, the key function) and the faults (a rotated password, a killed server, a
-delay) are written in the notebook's cells and in `sandbox_project/faults/`; these helpers only
+Nothing here is the lesson. The settings being taught and the faults (a rotated password, a
+killed server, a delay) are written in the notebook's cells and in `sandbox_project/faults/`
+(task options) and `catalog/caching.py` (the key function); these helpers only
 put a server behind a delay, start a worker without waiting for a ping, and point this kernel's
 Celery app at another result backend for a block.
 """
