@@ -112,3 +112,8 @@ def ignores_soft_limit(run: str, seconds: float) -> str:
             note(run, "soft limit ignored")
     note(run, "finished")
     return "finished"
+
+
+# Notebook 05c's tasks live in modules of their own; importing them here registers them with
+# the worker (Celery's autodiscovery imports each app's `tasks` module only).
+from faults import payloads, results  # noqa: E402, F401
