@@ -62,11 +62,11 @@ def call_partner_api(self, request_id: int) -> dict:
     return _ran(self, started, started_cpu)
 
 
-# Long like build_report, but its message is acknowledged only once it has finished (acks_late):
-# while it runs, it still counts against the worker's prefetch limit, so the worker takes no
-# more messages than it can start.
 @shared_task(bind=True, acks_late=True)
 def rebuild_search_index(self, index_id: int, seconds: float = 1.0) -> dict:
+    """Long like build_report, but its message is acknowledged only once it has finished: while
+    it runs, it still counts against the worker's prefetch limit, so the worker reserves no
+    message it could not start at once. (Safe to run twice, as acks_late requires: notebook 05b.)"""
     started, started_cpu = time.time(), time.process_time()
     time.sleep(seconds)
     return _ran(self, started, started_cpu)
