@@ -22,14 +22,19 @@ def miss_fraction(get: Callable[[str], object], keys: Iterable[str]) -> float:
 
 
 def seconds_until_new_primary(
-    sentinel: Sentinel, master_name: str, old: tuple[str, int], timeout: float = 60.0
+    sentinel: Sentinel,
+    master_name: str,
+    old: tuple[str, int],
+    since: float | None = None,
+    timeout: float = 60.0,
 ) -> tuple[float, tuple[str, int]]:
-    """Wait until the sentinels name a primary other than `old`; (seconds waited, new address).
+    """Wait until the sentinels name a primary other than `old`; (seconds since `since`, a
+    `time.monotonic()` reading such as the kill's, or since the call; the new address).
 
     While the old primary is down and not yet replaced, sentinels name no primary at all
     (MasterNotFoundError): that is part of the wait.
     """
-    started = time.monotonic()
+    started = time.monotonic() if since is None else since
 
     def new_primary():
         try:

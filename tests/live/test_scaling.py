@@ -4,6 +4,7 @@ Each test asserts a difference (rendezvous vs modulo, with and without WAIT, sen
 plain client, hash tag vs none), so it fails if the protection it shows stops working.
 """
 
+import time
 import zlib
 
 import pytest
@@ -148,7 +149,11 @@ def test_sentinel_clients_follow_a_failover_a_plain_client_does_not(lab, replica
         broker = ";".join(f"sentinel://:{password}@{host}:{port}" for host, port in sentinels.addresses())
         options = {"master_name": master, "sentinel_kwargs": {"password": password}}
         producer = Celery("test06-producer", set_as_current=False)
-        producer.conf.update(broker_write_url=broker, broker_transport_options=options)
+        producer.conf.update(
+            broker_write_url=broker,
+            broker_transport_options=options,
+            task_publish_retry_policy={"max_retries": 50, "interval_step": 0.2, "interval_max": 0.2},
+        )
         worker_env = {"CELERY_BROKER_URL": broker, "CELERY_BROKER_SENTINEL_MASTER": master}
         with lab.start_worker("t06-sentinel", env=worker_env, broker_transport_options=options):
             before = [producer.send_task("scaling.tasks.send_digest_email", args=[n]) for n in range(3)]
@@ -162,16 +167,19 @@ def test_sentinel_clients_follow_a_failover_a_plain_client_does_not(lab, replica
             plain = primary.client()
 
             primary.kill()
-            seconds, new = seconds_until_new_primary(sentinel, master, (HOST, primary.port))
+            killed_at = time.monotonic()
+            # Sent while no primary answers: the producer retries until the sentinels name one.
+            during = [producer.send_task("scaling.tasks.send_digest_email", args=[n]) for n in range(3, 6)]
+            sends_waited = time.monotonic() - killed_at
+            seconds, new = seconds_until_new_primary(sentinel, master, (HOST, primary.port), since=killed_at)
 
             assert new == (HOST, replica.port)
-            assert seconds < 30
+            assert 1 <= sends_waited <= seconds < 30  # no send went in before the 1 s down-after
             with pytest.raises(redis.ConnectionError):
                 plain.ping()
             assert following.incr("visits") == 2
-            # Sent to the new primary, run by the worker that started before the failover.
-            after = [producer.send_task("scaling.tasks.send_digest_email", args=[n]) for n in range(3, 6)]
-            assert [result.get(timeout=60)["worker"] for result in after] == ["t06-sentinel@lab"] * 3
+            # On the new primary, run by the worker that started before the failover.
+            assert [result.get(timeout=60)["worker"] for result in during] == ["t06-sentinel@lab"] * 3
 
 
 # --- 4. Cluster -------------------------------------------------------------------------------
