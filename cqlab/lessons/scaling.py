@@ -67,10 +67,10 @@ def burst_behind_a_long_task(app, broker, long_task, short_tasks, busy: str, idl
     long_result = long_task.set(queue=queue).apply_async()
 
     def running() -> list:
-        return (app.control.inspect([busy], timeout=1).active() or {}).get(busy)
+        return (app.control.inspect([busy], timeout=5).active() or {}).get(busy)
 
     wait_until(running, 20, f"{busy} to start the long task")
-    prefetch_count = app.control.inspect([busy], timeout=1).stats()[busy]["prefetch_count"]
+    prefetch_count = app.control.inspect([busy], timeout=5).stats()[busy]["prefetch_count"]
     short_results = [task.set(queue=queue).apply_async() for task in short_tasks]
 
     def settled():
