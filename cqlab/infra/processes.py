@@ -136,8 +136,8 @@ def start_worker(
 ) -> BoundProcess:
     """Start `celery -A sandbox worker` and return once it answers a ping (as celery.contrib.testing).
 
-    `broker_transport_options`: what the ping needs besides the worker's broker URL (for a
-    `sentinel://` broker: `master_name` and `sentinel_kwargs`, as the worker's settings have them).
+    `broker_transport_options`: what the ping needs besides the worker's broker URL, as the
+    worker's own settings have it (a `sentinel://` URL alone does not say which primary to ask for).
     """
     command = celery_command(
         "worker",
