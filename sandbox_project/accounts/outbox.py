@@ -3,7 +3,8 @@
 `task.delay_on_commit(...)` sends after COMMIT: if the broker is down at that moment, the data is
 committed and the message is lost. Here the message is a row written in the same transaction as
 the data, so both are committed or neither; `relay()` sends it right after COMMIT and, if the
-broker was down, on a later call (beat runs `accounts.tasks.relay_outbox` for that).
+broker was down, on a later call (beat runs the `outbox.relay` task, `accounts.tasks.relay_outbox`,
+every few seconds for that).
 """
 
 import logging

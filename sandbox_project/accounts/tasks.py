@@ -11,9 +11,9 @@ def send_welcome_email(user_email):
     return send_welcome(user_email)
 
 
-@shared_task
+@shared_task(name="outbox.relay")  # named for what it serves, not for the module it lives in
 def relay_outbox() -> int:
     """Send what a broker outage left in the outbox (`accounts.outbox`). Beat runs it every few
     seconds, with an entry such as
-    CELERY_BEAT_SCHEDULE["relay-outbox"] = {"task": "accounts.tasks.relay_outbox", "schedule": 10}."""
+    CELERY_BEAT_SCHEDULE["relay-outbox"] = {"task": "outbox.relay", "schedule": 10}."""
     return relay()
