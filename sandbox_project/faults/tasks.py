@@ -133,3 +133,8 @@ def poison(run: str) -> None:
 def poison_bounded(run: str) -> None:
     """The same poison, given up (dead-lettered) after three deliveries."""
     crash_the_process(run)
+
+
+# Notebook 05c's tasks live in modules of their own; importing them here registers them with
+# the worker (Celery's autodiscovery imports each app's `tasks` module only).
+from faults import payloads, results  # noqa: E402, F401
