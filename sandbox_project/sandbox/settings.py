@@ -16,8 +16,11 @@ from sandbox.env import (
     DEFAULT_MEMCACHED_PORT,
     DEFAULT_REDIS_PORT,
     VAR_DIR,
+    celery_redis_url,
     load_env_file,
+    memcached_location,
     redis_url,
+    uses_tcp,
 )
 
 load_env_file()
@@ -107,16 +110,25 @@ USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
 
-# --- Services: all on loopback by default --------------------------------------------------
-REDIS_HOST = os.environ.get("REDIS_HOST", DEFAULT_HOST)
+# --- Services: unix sockets in var/run/ by default, loopback TCP when asked (sandbox/env.py) ---
+# A socket in a directory only you may enter keeps other users of a shared machine out; any local
+# user can connect to 127.0.0.1. The source's host:port form is what LAB_TCP=1 (or docker) gives.
+SERVICES_OVER_TCP = uses_tcp()
+REDIS_HOST = os.environ.get("REDIS_HOST", DEFAULT_HOST) if SERVICES_OVER_TCP else ""
 REDIS_PORT = int(os.environ.get("REDIS_PORT", DEFAULT_REDIS_PORT))
 REDIS_PASSWORD = required_env("REDIS_PASSWORD")
-MEMCACHED_HOST = os.environ.get("MEMCACHED_HOST", DEFAULT_HOST)
+MEMCACHED_HOST = os.environ.get("MEMCACHED_HOST", DEFAULT_HOST) if SERVICES_OVER_TCP else ""
 MEMCACHED_PORT = int(os.environ.get("MEMCACHED_PORT", DEFAULT_MEMCACHED_PORT))
 
 
 def lab_redis(db: int) -> str:
-    return redis_url(REDIS_PASSWORD, REDIS_HOST, REDIS_PORT, db)
+    """unix://:password@/…/var/run/redis.sock?db=N, or redis://:password@127.0.0.1:6380/N."""
+    return redis_url(REDIS_PASSWORD, db, host=REDIS_HOST, port=REDIS_PORT)
+
+
+def lab_celery_redis(db: int) -> str:
+    """redis+socket://:password@/…/var/run/redis.sock?virtual_host=N, or the redis:// URL."""
+    return celery_redis_url(REDIS_PASSWORD, db, host=REDIS_HOST, port=REDIS_PORT)
 
 
 # --- Caches: one alias per backend, so they can be compared side by side --------------------
@@ -144,7 +156,7 @@ CACHE_ALIASES = {
     },
     "memcached": {
         "BACKEND": "django.core.cache.backends.memcached.PyMemcacheCache",
-        "LOCATION": f"{MEMCACHED_HOST}:{MEMCACHED_PORT}",
+        "LOCATION": memcached_location(host=MEMCACHED_HOST, port=MEMCACHED_PORT),
     },
 }
 for alias, config in CACHE_ALIASES.items():
@@ -166,8 +178,8 @@ DEFAULT_FROM_EMAIL = "welcome@sandbox.example"
 SANDBOX_SMTP_DELAY = float(os.environ.get("SANDBOX_SMTP_DELAY", "0.5"))
 
 # --- Celery: read by sandbox/celery.py through the CELERY_ namespace -------------------------
-CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", lab_redis(0))
-CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND", lab_redis(1))
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", lab_celery_redis(0))
+CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND", lab_celery_redis(1))
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
