@@ -1,4 +1,4 @@
-"""The lab's servers on unix sockets: TCP off, owner-only permissions, URLs in the socket form, a memory limit."""
+"""The lab's servers on unix sockets: TCP off, owner-only permissions, socket URLs, a memory limit."""
 
 import os
 import stat
@@ -55,4 +55,5 @@ def test_tcp_when_asked_for(monkeypatch):
     monkeypatch.setenv("LAB_TCP", "1")
     config = LabConfig.from_env()
     assert config.tcp and config.redis_url(3).startswith("redis://:")
-    assert config.redis_url(3).endswith("@127.0.0.1:6380/3") and config.memcached_location == "127.0.0.1:11212"
+    assert config.redis_url(3).endswith("@127.0.0.1:6380/3")
+    assert config.memcached_location == "127.0.0.1:11212"
