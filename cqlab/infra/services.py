@@ -25,7 +25,7 @@ from cqlab.errors import LabError
 from cqlab.infra.install import install_missing
 from cqlab.infra.probes import anonymous_redis, listening, port_open, redis_client  # noqa: F401 (cluster.py)
 from cqlab.infra.servers import memcached_command, redis_conf, terminate
-from cqlab.paths import LOG_DIR, REPO_ROOT, VAR_DIR, make_private_dir, write_private
+from cqlab.paths import LOG_DIR, REPO_ROOT, RUN_DIR, VAR_DIR, make_private_dir, write_private
 from cqlab.ports import free_port
 from cqlab.waiting import wait_until
 
@@ -194,7 +194,8 @@ def _start_local(config: LabConfig, names: list[str], bound: bool) -> None:
     binaries = {"redis": "redis-server", "memcached": "memcached"}
     install_missing([binaries[name] for name in names if not shutil.which(binaries[name])])
     data_dir = (VAR_DIR / "redis" / config.key) if config.tcp else (config.run_dir / "redis-data")
-    make_private_dir(config.run_dir)  # 700: the sockets, and the config that holds the password
+    for directory in {RUN_DIR, config.run_dir}:  # 700: the sockets, and configs holding the password
+        make_private_dir(directory)
     for directory in (LOG_DIR, data_dir):
         directory.mkdir(parents=True, exist_ok=True)
     spawn = _spawn_bound if bound else _spawn_daemon
