@@ -15,9 +15,10 @@ from sandbox.env import (
     REDIS_SOCKET_NAME,
     REPO_ROOT,
     RUN_DIR,
-    celery_redis_url,
+    celery_socket_url,
     load_env_file,
     memcached_location,
+    redis_socket_url,
     redis_url,
     socket_dir,
     uses_tcp,
@@ -130,17 +131,15 @@ class LabConfig:
     def redis_url(self, db: int = 0, port: int | None = None, password: bool = True) -> str:
         """URL of the lab's Redis (or of a throw-away one on `port`), password included: never print it."""
         secret = self.redis_password if password else ""
-        if port:
-            return redis_url(secret, db, host=self.redis_host, port=port)
-        if self.tcp:
-            return redis_url(secret, db, host=self.redis_host, port=self.redis_port)
-        return redis_url(secret, db, socket=self.redis_socket)
+        if port or self.tcp:
+            return redis_url(secret, self.redis_host, port or self.redis_port, db)
+        return redis_socket_url(secret, self.redis_socket, db)
 
     def celery_url(self, db: int) -> str:
         """Celery broker / result backend URL of the lab's Redis database `db`: never print it."""
         if self.tcp:
-            return celery_redis_url(self.redis_password, db, host=self.redis_host, port=self.redis_port)
-        return celery_redis_url(self.redis_password, db, socket=self.redis_socket)
+            return redis_url(self.redis_password, self.redis_host, self.redis_port, db)
+        return celery_socket_url(self.redis_password, self.redis_socket, db)
 
     @property
     def redis_address(self) -> tuple[str, int] | str:

@@ -45,30 +45,28 @@ def socket_dir(environ=os.environ) -> Path:
     return Path(environ.get("LAB_SOCKET_DIR") or RUN_DIR)
 
 
-def redis_url(password: str, db: int, *, host: str = "", port: int = 0, socket: Path | None = None) -> str:
-    """redis-py / Django cache URL with the password in it (never print one).
-
-    unix://:pw@/path/redis.sock?db=N on the socket, redis://:pw@host:port/N when `host` is given.
-    """
-    secret = f":{password}@" if password else ""
-    if host:
-        return f"redis://{secret}{host}:{port}/{db}"
-    return f"unix://{secret}{socket or socket_dir() / REDIS_SOCKET_NAME}?db={db}"
+def _secret(password: str) -> str:
+    return f":{password}@" if password else ""
 
 
-def celery_redis_url(
-    password: str, db: int, *, host: str = "", port: int = 0, socket: Path | None = None
-) -> str:
-    """Celery broker and result backend URL: Celery names a Redis unix socket `redis+socket://`."""
-    if host:
-        return redis_url(password, db, host=host, port=port)
-    secret = f":{password}@" if password else ""
-    return f"redis+socket://{secret}{socket or socket_dir() / REDIS_SOCKET_NAME}?virtual_host={db}"
+def redis_url(password: str, host: str, port: int, db: int) -> str:
+    """redis://:pw@host:port/N, with the password in it: never print one (redis-py, Django, Celery)."""
+    return f"redis://{_secret(password)}{host}:{port}/{db}"
+
+
+def redis_socket_url(password: str, socket: Path, db: int) -> str:
+    """unix://:pw@/…/redis.sock?db=N: redis-py and Django's Redis caches on a unix socket."""
+    return f"unix://{_secret(password)}{socket}?db={db}"
+
+
+def celery_socket_url(password: str, socket: Path, db: int) -> str:
+    """redis+socket://:pw@/…/redis.sock?virtual_host=N: Celery's broker and result backend on a socket."""
+    return f"redis+socket://{_secret(password)}{socket}?virtual_host={db}"
 
 
 def memcached_location(*, host: str = "", port: int = 0, socket: Path | None = None) -> str:
-    """Django's PyMemcacheCache LOCATION: `unix:/path/memcached.sock`, or `host:port`."""
-    return f"{host}:{port}" if host else f"unix:{socket or socket_dir() / MEMCACHED_SOCKET_NAME}"
+    """Django's PyMemcacheCache LOCATION: `host:port`, or `unix:/…/memcached.sock`."""
+    return f"{host}:{port}" if host else f"unix:{socket}"
 
 
 def read_env_file(path: Path = ENV_FILE) -> dict[str, str]:

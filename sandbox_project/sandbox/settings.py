@@ -15,11 +15,15 @@ from sandbox.env import (
     DEFAULT_HOST,
     DEFAULT_MEMCACHED_PORT,
     DEFAULT_REDIS_PORT,
+    MEMCACHED_SOCKET_NAME,
+    REDIS_SOCKET_NAME,
     VAR_DIR,
-    celery_redis_url,
+    celery_socket_url,
     load_env_file,
     memcached_location,
+    redis_socket_url,
     redis_url,
+    socket_dir,
     uses_tcp,
 )
 
@@ -114,21 +118,30 @@ STATIC_URL = "static/"
 # A socket in a directory only you may enter keeps other users of a shared machine out; any local
 # user can connect to 127.0.0.1. The source's host:port form is what LAB_TCP=1 (or docker) gives.
 SERVICES_OVER_TCP = uses_tcp()
-REDIS_HOST = os.environ.get("REDIS_HOST", DEFAULT_HOST) if SERVICES_OVER_TCP else ""
+REDIS_HOST = os.environ.get("REDIS_HOST", DEFAULT_HOST)
 REDIS_PORT = int(os.environ.get("REDIS_PORT", DEFAULT_REDIS_PORT))
+REDIS_SOCKET = socket_dir() / REDIS_SOCKET_NAME
 REDIS_PASSWORD = required_env("REDIS_PASSWORD")
-MEMCACHED_HOST = os.environ.get("MEMCACHED_HOST", DEFAULT_HOST) if SERVICES_OVER_TCP else ""
+MEMCACHED_HOST = os.environ.get("MEMCACHED_HOST", DEFAULT_HOST)
 MEMCACHED_PORT = int(os.environ.get("MEMCACHED_PORT", DEFAULT_MEMCACHED_PORT))
+if SERVICES_OVER_TCP:
+    MEMCACHED_LOCATION = memcached_location(host=MEMCACHED_HOST, port=MEMCACHED_PORT)
+else:
+    MEMCACHED_LOCATION = memcached_location(socket=socket_dir() / MEMCACHED_SOCKET_NAME)
 
 
 def lab_redis(db: int) -> str:
     """unix://:password@/…/var/run/redis.sock?db=N, or redis://:password@127.0.0.1:6380/N."""
-    return redis_url(REDIS_PASSWORD, db, host=REDIS_HOST, port=REDIS_PORT)
+    if SERVICES_OVER_TCP:
+        return redis_url(REDIS_PASSWORD, REDIS_HOST, REDIS_PORT, db)
+    return redis_socket_url(REDIS_PASSWORD, REDIS_SOCKET, db)
 
 
 def lab_celery_redis(db: int) -> str:
     """redis+socket://:password@/…/var/run/redis.sock?virtual_host=N, or the redis:// URL."""
-    return celery_redis_url(REDIS_PASSWORD, db, host=REDIS_HOST, port=REDIS_PORT)
+    if SERVICES_OVER_TCP:
+        return redis_url(REDIS_PASSWORD, REDIS_HOST, REDIS_PORT, db)
+    return celery_socket_url(REDIS_PASSWORD, REDIS_SOCKET, db)
 
 
 # --- Caches: one alias per backend, so they can be compared side by side --------------------
@@ -156,7 +169,7 @@ CACHE_ALIASES = {
     },
     "memcached": {
         "BACKEND": "django.core.cache.backends.memcached.PyMemcacheCache",
-        "LOCATION": memcached_location(host=MEMCACHED_HOST, port=MEMCACHED_PORT),
+        "LOCATION": MEMCACHED_LOCATION,
     },
 }
 for alias, config in CACHE_ALIASES.items():
