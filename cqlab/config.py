@@ -1,4 +1,4 @@
-"""Where the lab's services listen, and the generated secrets in the git-ignored `.env`."""
+"""Where the lab's services listen (unix sockets or loopback TCP), and the secrets in `.env`."""
 
 import ipaddress
 import os
@@ -9,7 +9,20 @@ from pathlib import Path
 from cqlab.errors import LabError
 from cqlab.paths import write_private
 from cqlab.ports import DEFAULT_HOST, DEFAULT_MEMCACHED_PORT, DEFAULT_REDIS_PORT
-from sandbox.env import ENV_FILE, load_env_file, redis_url
+from sandbox.env import (
+    ENV_FILE,
+    MEMCACHED_SOCKET_NAME,
+    REDIS_SOCKET_NAME,
+    REPO_ROOT,
+    RUN_DIR,
+    celery_socket_url,
+    load_env_file,
+    memcached_location,
+    redis_socket_url,
+    redis_url,
+    socket_dir,
+    uses_tcp,
+)
 
 # Generated once per checkout; never committed, never printed.
 GENERATED_SECRETS = {
@@ -60,29 +73,124 @@ def _loopback_host(name: str) -> str:
     return host
 
 
+# A unix socket's path must fit sockaddr_un.sun_path: 108 bytes on Linux, 104 on macOS, with the
+# closing NUL byte. The smaller limit, so a checkout that works here works on a Mac too.
+SOCKET_PATH_MAX = 103
+
+
+def _checked_socket(path: Path) -> Path:
+    size = len(str(path).encode())
+    if size > SOCKET_PATH_MAX:
+        raise LabError(
+            f"The lab's socket path is {size} bytes long, over the {SOCKET_PATH_MAX} a unix socket "
+            f"allows: {path}. Move the checkout to a shorter path (e.g. ~/lab), or set "
+            f"LAB_SOCKET_DIR to a short directory of your own (e.g. /tmp/lab-$USER), or use TCP: LAB_TCP=1."
+        )
+    return path
+
+
 @dataclass(frozen=True)
 class LabConfig:
+    """Where the lab's Redis and Memcached listen: unix sockets (default) or loopback TCP.
+
+    Every URL and address is built here from sandbox/env.py's builders (the sandbox's own home).
+    """
+
+    transport: str  # "socket" or "tcp" (sandbox.env.uses_tcp decides)
     redis_host: str
     redis_port: int
     memcached_host: str
     memcached_port: int
+    socket_dir: Path
     redis_password: str = field(repr=False)
 
+    @property
+    def tcp(self) -> bool:
+        return self.transport == "tcp"
+
+    @property
+    def redis_socket(self) -> Path:
+        return self.socket_dir / REDIS_SOCKET_NAME
+
+    @property
+    def memcached_socket(self) -> Path:
+        return self.socket_dir / MEMCACHED_SOCKET_NAME
+
+    @property
+    def run_dir(self) -> Path:
+        """Where the launcher keeps this pair of servers' config, state, leases and lock."""
+        return RUN_DIR if self.tcp else self.socket_dir
+
+    @property
+    def key(self) -> str:
+        """Names this pair of servers in the launcher's file names."""
+        if self.tcp:
+            return f"{self.redis_port}-{self.memcached_port}"
+        return "sockets" if self.socket_dir == RUN_DIR else f"sockets-{self.socket_dir.parent.name}"
+
     def redis_url(self, db: int = 0, port: int | None = None, password: bool = True) -> str:
-        """redis:// URL of the lab's Redis (or of another `port`), password included: never print it."""
-        return redis_url(
-            self.redis_password if password else "", self.redis_host, port or self.redis_port, db
-        )
+        """URL of the lab's Redis (or of a throw-away one on `port`), password included: never print it."""
+        secret = self.redis_password if password else ""
+        if port or self.tcp:
+            return redis_url(secret, self.redis_host, port or self.redis_port, db)
+        return redis_socket_url(secret, self.redis_socket, db)
+
+    def celery_url(self, db: int) -> str:
+        """Celery broker / result backend URL of the lab's Redis database `db`: never print it."""
+        if self.tcp:
+            return redis_url(self.redis_password, self.redis_host, self.redis_port, db)
+        return celery_socket_url(self.redis_password, self.redis_socket, db)
+
+    @property
+    def redis_address(self) -> tuple[str, int] | str:
+        """(host, port), or the socket's path."""
+        return (self.redis_host, self.redis_port) if self.tcp else str(self.redis_socket)
+
+    @property
+    def redis_connection(self) -> dict:
+        """redis.Redis(**this): where to connect (no password)."""
+        if self.tcp:
+            return {"host": self.redis_host, "port": self.redis_port}
+        return {"unix_socket_path": str(self.redis_socket)}
+
+    @property
+    def memcached_address(self) -> tuple[str, int] | str:
+        """pymemcache's server argument: (host, port), or the socket's path."""
+        return (self.memcached_host, self.memcached_port) if self.tcp else str(self.memcached_socket)
+
+    @property
+    def memcached_location(self) -> str:
+        """Django's PyMemcacheCache LOCATION."""
+        if self.tcp:
+            return memcached_location(host=self.memcached_host, port=self.memcached_port)
+        return memcached_location(socket=self.memcached_socket)
+
+    def shown(self, service: str) -> str:
+        """Where `service` listens, for people: host:port, or the socket's path inside the checkout."""
+        if self.tcp:
+            return (
+                f"{self.redis_host}:{self.redis_port}"
+                if service == "redis"
+                else f"{self.memcached_host}:{self.memcached_port}"
+            )
+        path = self.redis_socket if service == "redis" else self.memcached_socket
+        return str(path.relative_to(REPO_ROOT)) if path.is_relative_to(REPO_ROOT) else str(path)
 
     @classmethod
     def from_env(cls) -> "LabConfig":
         """Read the environment (and `.env`, creating its secrets if missing); validate it."""
         ensure_env_file()
         load_env_file()
+        tcp = uses_tcp()
+        directory = socket_dir()
+        if not tcp:
+            _checked_socket(directory / MEMCACHED_SOCKET_NAME)  # the longer of the two names
         return cls(
+            transport="tcp" if tcp else "socket",
             redis_host=_loopback_host("REDIS_HOST"),
             redis_port=_port("REDIS_PORT", DEFAULT_REDIS_PORT),
             memcached_host=_loopback_host("MEMCACHED_HOST"),
             memcached_port=_port("MEMCACHED_PORT", DEFAULT_MEMCACHED_PORT),
+            socket_dir=directory,
             redis_password=os.environ["REDIS_PASSWORD"],
         )

@@ -3,13 +3,12 @@
 import os
 from pathlib import Path
 
-from sandbox.env import ENV_FILE, REPO_ROOT, VAR_DIR
+from sandbox.env import ENV_FILE, REPO_ROOT, RUN_DIR, VAR_DIR
 
-__all__ = ["ENV_FILE", "REPO_ROOT", "VAR_DIR"]
+__all__ = ["ENV_FILE", "REPO_ROOT", "RUN_DIR", "VAR_DIR"]
 
 SANDBOX_DIR = REPO_ROOT / "sandbox_project"
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
-RUN_DIR = VAR_DIR / "run"  # state files, leases, beat schedules, server configs
 LOG_DIR = VAR_DIR / "log"  # one log per server, worker and beat
 THROWAWAY_DIR = VAR_DIR / "throwaway"  # data of disposable servers
 MARKER_DIR = VAR_DIR / "markers"  # files tasks write to show they ran
@@ -23,6 +22,13 @@ def write_private(path: Path, text: str) -> None:
     os.fchmod(descriptor, 0o600)  # an existing file keeps its mode through O_CREAT: fix it first
     with os.fdopen(descriptor, "w") as file:
         file.write(text)
+
+
+def make_private_dir(path: Path) -> Path:
+    """Create `path` (and parents) as a directory only its owner may enter (700), even if it existed."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.chmod(0o700)  # mkdir's mode is masked by the umask, and an existing directory keeps its own
+    return path
 
 
 def namespace() -> str:

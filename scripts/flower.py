@@ -22,7 +22,7 @@ PREFERRED_PORT = 5555
 
 def main(namespace: str = "site") -> None:
     lab_config = config.LabConfig.from_env()  # completes .env's secrets, reads it into the environment
-    broker = lab_config.redis_url(NAMESPACE_DB[namespace])
+    broker = lab_config.celery_url(NAMESPACE_DB[namespace])
     port = preferred_port(PREFERRED_PORT)
     print(
         f"Flower for namespace {namespace}: http://{DEFAULT_HOST}:{port}/  "

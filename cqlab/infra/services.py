@@ -1,8 +1,10 @@
 """Start, find and stop the lab's Redis and Memcached.
 
-With a Docker engine: `docker compose up -d --wait`. Without one: the local `redis-server`
-and `memcached` binaries (installed with apt/brew when missing and allowed), on loopback,
-Redis with a password, Memcached with UDP off. Only what this launcher started is stopped.
+By default: the local `redis-server` and `memcached` binaries (installed with apt/brew when
+missing and allowed) on unix sockets in var/run/ (directory 700, sockets 600: no other user of the
+machine can connect), TCP off. Asked for TCP (sandbox.env.uses_tcp): the same binaries on loopback,
+or `docker compose up -d --wait` with a Docker engine. Redis always with a password and the
+sandbox's memory limit, Memcached with UDP off. Only what this launcher started is stopped.
 """
 
 import contextlib
@@ -10,9 +12,7 @@ import fcntl
 import json
 import os
 import shutil
-import signal
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,8 +23,9 @@ from pymemcache.client.base import Client as MemcacheClient
 from cqlab.config import LabConfig
 from cqlab.errors import LabError
 from cqlab.infra.install import install_missing
-from cqlab.infra.probes import anonymous_redis, port_open, redis_client
-from cqlab.paths import LOG_DIR, REPO_ROOT, RUN_DIR, VAR_DIR, write_private
+from cqlab.infra.probes import anonymous_redis, listening, port_open, redis_client  # noqa: F401 (cluster.py)
+from cqlab.infra.servers import memcached_command, redis_conf, terminate
+from cqlab.paths import LOG_DIR, REPO_ROOT, RUN_DIR, VAR_DIR, make_private_dir, write_private
 from cqlab.ports import free_port
 from cqlab.waiting import wait_until
 
@@ -48,11 +49,11 @@ class ServiceStatus:
 
 
 def probe_redis(config: LabConfig) -> ServiceStatus:
-    address = f"{config.redis_host}:{config.redis_port}"
-    if not port_open(config.redis_host, config.redis_port):
+    address = config.shown("redis")
+    if not listening(config.redis_address):
         return ServiceStatus("redis", "down", address)
     try:
-        anonymous_redis(config.redis_host, config.redis_port).ping()
+        anonymous_redis(config).ping()
     except redis.AuthenticationError:
         pass  # as it should be: the lab's Redis answers nobody without the password
     except redis.RedisError:
@@ -76,11 +77,11 @@ def probe_redis(config: LabConfig) -> ServiceStatus:
 
 
 def probe_memcached(config: LabConfig) -> ServiceStatus:
-    address = f"{config.memcached_host}:{config.memcached_port}"
-    if not port_open(config.memcached_host, config.memcached_port):
+    address = config.shown("memcached")
+    if not listening(config.memcached_address):
         return ServiceStatus("memcached", "down", address)
     try:
-        client = MemcacheClient((config.memcached_host, config.memcached_port), connect_timeout=2, timeout=2)
+        client = MemcacheClient(config.memcached_address, connect_timeout=2, timeout=2)
         stats = client.stats()
         client.close()
     except Exception:  # pymemcache raises several unrelated types for a non-memcached peer
@@ -104,9 +105,9 @@ def status(config: LabConfig | None = None) -> list[ServiceStatus]:
     return [probe_redis(config), probe_memcached(config)]
 
 
-# --- state of what this launcher started: one file per pair of ports ----------------------------
+# --- state of what this launcher started: one file per pair of servers (sockets, or ports) ------
 def _state_file(config: LabConfig) -> Path:
-    return RUN_DIR / f"services-{config.redis_port}-{config.memcached_port}.json"
+    return config.run_dir / f"services-{config.key}.json"
 
 
 def _state(config: LabConfig) -> dict:
@@ -117,7 +118,7 @@ def _state(config: LabConfig) -> dict:
 
 
 def _save_state(config: LabConfig, **changes) -> None:
-    RUN_DIR.mkdir(parents=True, exist_ok=True)
+    make_private_dir(config.run_dir)
     _state_file(config).write_text(json.dumps({**_state(config), **changes}))
 
 
@@ -126,6 +127,11 @@ PORT_VARIABLE = {"redis": "REDIS_PORT", "memcached": "MEMCACHED_PORT"}
 
 
 def _refuse_foreign(service: ServiceStatus) -> None:
+    if service.address.endswith(".sock"):
+        raise LabError(
+            f"The socket {service.address} is taken: {service.detail}. The lab will not use or stop "
+            "it. Stop that server (or delete the socket file if nothing runs there), then try again."
+        )
     variable = PORT_VARIABLE[service.name]
     raise LabError(
         f"Port {service.address} ({variable}) is taken: {service.detail}. The lab will not "
@@ -160,9 +166,13 @@ def up(config: LabConfig | None = None, *, bound: bool = False) -> list[str]:
     down = [service.name for service in services if service.state == "down"]
     if not down:
         return []
-    if not bound and (
-        os.environ.get("LAB_SERVICES") == "docker"
-        or (_state(config).get("mode") != "local" and docker_engine_available())
+    if (
+        config.tcp  # containers publish ports; the lab's sockets are for local binaries
+        and not bound
+        and (
+            os.environ.get("LAB_SERVICES") == "docker"
+            or (_state(config).get("mode") != "local" and docker_engine_available())
+        )
     ):
         _compose("up", "-d", "--wait", *down)
         _save_state(config, mode="docker")
@@ -183,43 +193,23 @@ def _compose(*args: str) -> None:
 def _start_local(config: LabConfig, names: list[str], bound: bool) -> None:
     binaries = {"redis": "redis-server", "memcached": "memcached"}
     install_missing([binaries[name] for name in names if not shutil.which(binaries[name])])
-    data_dir = VAR_DIR / "redis" / str(config.redis_port)
-    for directory in (RUN_DIR, LOG_DIR, data_dir):
+    data_dir = (VAR_DIR / "redis" / config.key) if config.tcp else (config.run_dir / "redis-data")
+    for directory in {RUN_DIR, config.run_dir}:  # 700: the sockets, and configs holding the password
+        make_private_dir(directory)
+    for directory in (LOG_DIR, data_dir):
         directory.mkdir(parents=True, exist_ok=True)
     spawn = _spawn_bound if bound else _spawn_daemon
     if "redis" in names:
-        conf = RUN_DIR / f"redis-{config.redis_port}.conf"
-        write_private(conf, redis_conf(config, data_dir=data_dir))  # it holds the password
-        pid = spawn(["redis-server", str(conf)], f"redis-{config.redis_port}")
+        conf = config.run_dir / f"redis-{config.key}.conf"
+        write_private(conf, redis_conf(config, data_dir=data_dir, lab=True))  # it holds the password
+        pid = spawn(["redis-server", str(conf)], f"redis-{config.key}")
         _save_state(config, mode="local", redis=pid)
     if "memcached" in names:
-        command = memcached_command(config.memcached_host, config.memcached_port)
-        _save_state(config, mode="local", memcached=spawn(command, f"memcached-{config.memcached_port}"))
-
-
-def redis_conf(config: LabConfig, data_dir: Path, port: int | None = None, persistent: bool = False) -> str:
-    """A redis.conf for the lab: loopback, password, protected mode, no persistence by default."""
-    lines = [
-        f"bind {config.redis_host}",
-        f"port {port or config.redis_port}",
-        "protected-mode yes",
-        "databases 32",  # one per namespace (cqlab.notebook.lab.NAMESPACE_DB)
-        f"requirepass {config.redis_password}",
-        "daemonize no",
-        f"dir {data_dir}",
-        'save ""',
-        f"appendonly {'yes' if persistent else 'no'}",
-        "appendfsync everysec",
-    ]
-    return "\n".join(lines) + "\n"
-
-
-def memcached_command(host: str, port: int, memory_mb: int = 64) -> list[str]:
-    """memcached on loopback with UDP off (-U 0: no amplification attacks)."""
-    command = ["memcached", "-l", host, "-p", str(port), "-U", "0", "-m", str(memory_mb)]
-    if os.geteuid() == 0:
-        command += ["-u", "nobody"]  # memcached refuses to run as root
-    return command
+        if config.tcp:
+            command = memcached_command(config.memcached_host, config.memcached_port)
+        else:
+            command = memcached_command(socket=config.memcached_socket)
+        _save_state(config, mode="local", memcached=spawn(command, f"memcached-{config.key}"))
 
 
 def _spawn_bound(command: list[str], name: str) -> int:
@@ -250,11 +240,10 @@ def _wait_until_up(config: LabConfig, names: list[str]) -> None:
         try:
             wait_until(lambda name=name: probes[name](config).state == "up", READY_TIMEOUT, name)
         except TimeoutError:
-            port = config.redis_port if name == "redis" else config.memcached_port
-            log = LOG_DIR / f"{name}-{port}.log"
+            log = LOG_DIR / f"{name}-{config.key}.log"
             tail = log.read_text().strip().splitlines()[-5:] if log.exists() else []
             raise LabError(
-                f"{name} did not answer on port {port} within {READY_TIMEOUT:.0f} s. "
+                f"{name} did not answer on {config.shown(name)} within {READY_TIMEOUT:.0f} s. "
                 f"Last lines of {log}:\n  " + "\n  ".join(tail)
             ) from None
 
@@ -276,7 +265,9 @@ def stop(names: list[str] | None = None, config: LabConfig | None = None) -> lis
         _compose("rm", "-f", *names)
     else:
         for name in names:
-            _terminate(state[name])
+            terminate(state[name])
+            if not config.tcp:  # memcached leaves its socket file behind; Redis removes its own
+                Path(getattr(config, f"{name}_socket")).unlink(missing_ok=True)
     remaining = {key: value for key, value in state.items() if key not in names}
     if set(remaining) <= {"mode", "started_for"}:
         _state_file(config).unlink(missing_ok=True)
@@ -287,7 +278,7 @@ def stop(names: list[str] | None = None, config: LabConfig | None = None) -> lis
 
 # --- sharing: several commands use the same servers, the last one out stops them --------------
 def _leases(config: LabConfig) -> Path:
-    return RUN_DIR / f"users-{config.redis_port}-{config.memcached_port}"
+    return config.run_dir / f"users-{config.key}"
 
 
 @contextlib.contextmanager
@@ -318,20 +309,39 @@ def shared(config: LabConfig | None = None):
 
 @contextlib.contextmanager
 def _exclusive(config: LabConfig):
-    """One launcher at a time for this pair of ports (a lock file; released if we die)."""
-    RUN_DIR.mkdir(parents=True, exist_ok=True)
-    with open(RUN_DIR / f"lock-{config.redis_port}-{config.memcached_port}", "w") as lock:
+    """One launcher at a time for this pair of servers (a lock file; released if we die)."""
+    make_private_dir(config.run_dir)
+    with open(config.run_dir / f"lock-{config.key}", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         yield
 
 
 @contextlib.contextmanager
 def private():
-    """Own Redis and Memcached on free ports for this process and its children (a test run).
+    """Own Redis and Memcached for this process and its children (a test run).
 
-    They listen on loopback with the lab's password, die with this process, and are stopped at
-    the end of the block: a test run and an open lab never see each other's keys or queues.
+    On sockets in var/private-PID/run/ (LAB_SOCKET_DIR, inherited by the children), or, when TCP is
+    asked for, on free loopback ports. With the lab's password, they die with this process and are
+    stopped at the end of the block: a test run and an open lab never see each other's keys or queues.
     """
+    if not LabConfig.from_env().tcp:
+        directory = REPO_ROOT / "var" / f"private-{os.getpid()}" / "run"
+        created = not directory.parent.exists()
+        previous = os.environ.get("LAB_SOCKET_DIR")
+        os.environ["LAB_SOCKET_DIR"] = str(directory)
+        config = LabConfig.from_env()
+        try:
+            up(config, bound=True)
+            yield config
+        finally:
+            stop(config=config)
+            if previous is None:
+                os.environ.pop("LAB_SOCKET_DIR", None)
+            else:
+                os.environ["LAB_SOCKET_DIR"] = previous
+            if created:
+                shutil.rmtree(directory.parent, ignore_errors=True)
+        return
     for attempt in range(3):  # a stranger may take a free port before our server binds it
         os.environ.update(REDIS_PORT=str(free_port()), MEMCACHED_PORT=str(free_port()))
         config = LabConfig.from_env()
@@ -346,38 +356,6 @@ def private():
         yield config
     finally:
         stop(config=config)
-
-
-def _terminate(pid: int, timeout: float = 5.0) -> None:
-    if not _runs_a_server(pid):
-        return  # gone, or the pid now belongs to an unrelated process: never kill that
-    try:
-        os.kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return
-        _reap(pid)
-        time.sleep(0.02)
-    os.kill(pid, signal.SIGKILL)
-
-
-def _runs_a_server(pid: int) -> bool:
-    try:
-        name = psutil.Process(pid).name()
-    except psutil.Error:  # gone, or not ours to look at
-        return False
-    return name.startswith(("redis-server", "memcached"))
-
-
-def _reap(pid: int) -> None:
-    """Collect an exited child of ours (so it is not left as a zombie that looks alive)."""
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, os.WNOHANG)
 
 
 def require_up(config: LabConfig | None = None) -> list[ServiceStatus]:

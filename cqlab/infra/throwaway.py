@@ -21,7 +21,7 @@ from pymemcache.client.base import Client as MemcacheClient
 from cqlab.config import LabConfig
 from cqlab.infra.probes import port_open
 from cqlab.infra.processes import BoundProcess
-from cqlab.infra.services import memcached_command, redis_conf
+from cqlab.infra.servers import memcached_command, redis_conf
 from cqlab.paths import THROWAWAY_DIR, write_private
 from cqlab.ports import DEFAULT_HOST, free_port
 from cqlab.waiting import wait_until

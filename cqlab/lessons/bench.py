@@ -14,15 +14,17 @@ Like with like: pymemcache's `set` is fire-and-forget by default (`noreply=True`
 wait for the server's answer), so every Memcached set here passes `noreply=False` and waits
 for STORED, as redis-py waits for OK. The default is measured as a separate, labelled row.
 
-Why the operations are interleaved in small blocks: on a shared virtual machine a loopback
-round trip is bimodal (fast while both processes stay on a CPU, several times slower after a
-CPU wake-up), and the state lasts for seconds. Timing 3000 GETs, then 300 MGETs, hands each
-operation a different state; alternating blocks of a few calls gives every operation the same mix.
+Why the operations are interleaved in small blocks: on a shared virtual machine a round trip
+(over a unix socket or loopback TCP alike) is bimodal (fast while both processes stay on a CPU,
+several times slower after a CPU wake-up), and the state lasts for seconds. Timing 3000 GETs,
+then 300 MGETs, hands each operation a different state; alternating blocks of a few calls
+gives every operation the same mix.
 A run that still comes out physically impossible (a typical MGET of 100 keys faster than a
 typical GET of one) is refused and redone.
 """
 
 import argparse
+import os
 import shutil
 import statistics
 import subprocess
@@ -36,6 +38,7 @@ from pymemcache.client.base import Client as MemcacheClient
 
 from cqlab.errors import LabError
 from cqlab.notebook.timing import Timing, time_calls
+from cqlab.paths import THROWAWAY_DIR
 
 PAYLOAD_BYTES = 100  # the value size of the reference figures
 BATCH = 100  # keys per MGET / pipeline / get_many
@@ -229,19 +232,21 @@ def redis_benchmark_reference(
     """`redis-benchmark -c 1 -t set,get` (no Python in the loop) at each pipeline depth.
 
     Each depth runs `rounds` times and the fastest run is kept: this is the floor, what the
-    machine's loopback round trip allows, not a typical figure. It runs against a throw-away,
-    password-less redis-server on loopback (a free port), because redis-benchmark takes a
-    password only on its command line, where `ps` would show it. {} when redis-benchmark is missing.
+    machine's round trip allows, not a typical figure. It runs against a throw-away,
+    password-less redis-server on a unix socket in its own data directory, as the lab's servers
+    are reached (redis-benchmark takes a password only on its command line, where `ps` would
+    show it). {} when redis-benchmark is missing.
     """
     if not shutil.which("redis-benchmark"):
         return {}
     from cqlab.infra.throwaway import ThrowawayRedis  # starts processes: imported only when needed
 
     results: dict[str, Timing] = {}
-    with ThrowawayRedis(password=False) as server:
+    socket = THROWAWAY_DIR / f"bench-{os.getpid()}.sock"
+    with ThrowawayRedis(password=False, extra_conf=(f"unixsocket {socket}", "unixsocketperm 600")):
         for _ in range(rounds):
             for depth in pipelines:
-                command = ["redis-benchmark", "-h", "127.0.0.1", "-p", str(server.port), "-c", "1"]
+                command = ["redis-benchmark", "-s", str(socket), "-c", "1"]
                 command += ["-n", str(n), "-d", str(size), "-t", "set,get", "-P", str(depth), "--csv"]
                 output = subprocess.run(
                     command, capture_output=True, text=True, timeout=120, check=True

@@ -52,16 +52,15 @@ def redis_requires_password(config: LabConfig | None = None) -> bool:
     """True when an anonymous client is refused (NOAUTH): the password is enforced."""
     config = config or LabConfig.from_env()
     try:
-        anonymous_redis(config.redis_host, config.redis_port).ping()
+        anonymous_redis(config).ping()
     except redis.AuthenticationError:
         return True
     return False
 
 
-def memcached_settings(address: tuple[str, int] | None = None) -> dict[str, str]:
+def memcached_settings(address: tuple[str, int] | str | None = None) -> dict[str, str]:
     """Memcached's `stats settings` (udpport, maxbytes, item_size_max, ...), read raw."""
     if address is None:
-        config = LabConfig.from_env()
-        address = (config.memcached_host, config.memcached_port)
+        address = LabConfig.from_env().memcached_address
     reply = memcached_text(address, b"stats settings")
     return dict(line.split()[1:3] for line in reply.splitlines() if line.startswith("STAT "))

@@ -7,17 +7,14 @@ state to settle, name what an exception means and put the outcomes in a table.
 """
 
 import os
-import socket
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import psutil
 import redis
 from celery.states import READY_STATES
 from pymemcache.exceptions import MemcacheUnexpectedCloseError
 
-from cqlab.infra.probes import port_open
 from cqlab.waiting import wait_until
 from faults.tasks import PIDS_KEY, counts
 from sandbox.ledger import ledger
@@ -115,24 +112,3 @@ def fill(client: redis.Redis, prefix: str, size: int, count: int) -> tuple[int, 
         except redis.exceptions.OutOfMemoryError:
             pass
     return accepted, count - accepted
-
-
-# --- Who can reach a server --------------------------------------------------------------------
-def outside_addresses() -> list[str]:
-    """This machine's addresses that are not loopback (where a stranger could connect)."""
-    return sorted(
-        address.address
-        for addresses in psutil.net_if_addrs().values()
-        for address in addresses
-        if address.family in (socket.AF_INET, socket.AF_INET6)
-        and not address.address.startswith(("127.", "::1"))
-        and "%" not in address.address  # link-local with a zone: not reachable from outside
-    )
-
-
-def reachable_from_outside(*ports: int) -> list[str]:
-    """The "address:port" pairs of `ports` that answer on a non-loopback address: should be none."""
-    addresses = outside_addresses()
-    return [
-        f"{address}:{port}" for address in addresses for port in ports if port_open(address, port, timeout=1)
-    ]

@@ -50,9 +50,9 @@ class Interloper:
 
 
 # --- the probes behind the side-by-side table (claim C3) ---------------------------------------
-def memcached_reply(host: str, port: int, line: bytes, timeout_s: float = 2.0) -> str:
+def memcached_reply(address: tuple[str, int] | str, line: bytes, timeout_s: float = 2.0) -> str:
     """Send one raw text-protocol line to Memcached; return its first reply line."""
-    return memcached_text((host, port), line, ends=(b"\r\n",), timeout=timeout_s).strip()
+    return memcached_text(address, line, ends=(b"\r\n",), timeout=timeout_s).strip()
 
 
 def _size(n_bytes: int) -> str:
@@ -78,11 +78,10 @@ def feature_table(
     setup named "Memcached"), `pubsub_receivers`, `largest_value` (bytes, one-byte key) and
     `eviction` (Redis's memory limit and eviction policy, read in the cell) come from the cells.
     """
-    host, port = mc.server
     prefix = mc.key_prefix.decode()
 
     def raw(line: str) -> str:
-        return memcached_reply(host, port, line.encode())
+        return memcached_reply(mc.server, line.encode())
 
     types = sorted({r.type(key) for key in r.scan_iter(count=1000)})
     mc.set("probe:list", [1, 2], noreply=False)  # pymemcache stores str([1, 2]) as bytes

@@ -52,7 +52,7 @@ class Lab:
         options.setdefault("connect_timeout", 2)
         options.setdefault("timeout", 5)
         return MemcacheClient(
-            (self.config.memcached_host, self.config.memcached_port),
+            self.config.memcached_address,
             key_prefix=self.key_prefix.encode(),
             **options,
         )
@@ -98,12 +98,11 @@ def _point_sandbox_at(name: str, config: LabConfig, db: int) -> None:
             f"This kernel is already set up for namespace {current}. Restart the kernel "
             f"(Kernel → Restart) to switch to {name}."
         )
-    url = config.redis_url(db)
     os.environ.update(
         SANDBOX_NAMESPACE=name,
-        CELERY_BROKER_URL=url,
-        CELERY_RESULT_BACKEND=url,
-        REDIS_CACHE_URL=url,
+        CELERY_BROKER_URL=config.celery_url(db),
+        CELERY_RESULT_BACKEND=config.celery_url(db),
+        REDIS_CACHE_URL=config.redis_url(db),
         DJANGO_SETTINGS_MODULE="sandbox.settings",
         # Jupyter runs cells inside an event loop; the ORM is safe here (one thread per cell).
         DJANGO_ALLOW_ASYNC_UNSAFE="true",
@@ -137,7 +136,7 @@ def _forget_memcached_keys(lab: Lab) -> None:
     `lru_crawler metadump all` and delete those with the namespace's prefixes
     (`nb03:` for raw clients, `nb03.<alias>:` for Django's cache).
     """
-    address = (lab.config.memcached_host, lab.config.memcached_port)
+    address = lab.config.memcached_address
     dump = probes.memcached_text(address, b"lru_crawler metadump all")
     keys = [unquote(field[4:]) for field in dump.split() if field.startswith("key=")]
     ours = [key for key in keys if key.startswith((lab.key_prefix, f"{lab.namespace}."))]

@@ -15,9 +15,16 @@ from sandbox.env import (
     DEFAULT_HOST,
     DEFAULT_MEMCACHED_PORT,
     DEFAULT_REDIS_PORT,
+    MEMCACHED_SOCKET_NAME,
+    REDIS_SOCKET_NAME,
     VAR_DIR,
+    celery_socket_url,
     load_env_file,
+    memcached_location,
+    redis_socket_url,
     redis_url,
+    socket_dir,
+    uses_tcp,
 )
 
 load_env_file()
@@ -107,16 +114,34 @@ USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
 
-# --- Services: all on loopback by default --------------------------------------------------
+# --- Services: unix sockets in var/run/ by default, loopback TCP when asked (sandbox/env.py) ---
+# A socket in a directory only you may enter keeps other users of a shared machine out; any local
+# user can connect to 127.0.0.1. The source's host:port form is what LAB_TCP=1 (or docker) gives.
+SERVICES_OVER_TCP = uses_tcp()
 REDIS_HOST = os.environ.get("REDIS_HOST", DEFAULT_HOST)
 REDIS_PORT = int(os.environ.get("REDIS_PORT", DEFAULT_REDIS_PORT))
+REDIS_SOCKET = socket_dir() / REDIS_SOCKET_NAME
 REDIS_PASSWORD = required_env("REDIS_PASSWORD")
 MEMCACHED_HOST = os.environ.get("MEMCACHED_HOST", DEFAULT_HOST)
 MEMCACHED_PORT = int(os.environ.get("MEMCACHED_PORT", DEFAULT_MEMCACHED_PORT))
+if SERVICES_OVER_TCP:
+    MEMCACHED_LOCATION = memcached_location(host=MEMCACHED_HOST, port=MEMCACHED_PORT)
+else:
+    MEMCACHED_LOCATION = memcached_location(socket=socket_dir() / MEMCACHED_SOCKET_NAME)
 
 
 def lab_redis(db: int) -> str:
-    return redis_url(REDIS_PASSWORD, REDIS_HOST, REDIS_PORT, db)
+    """unix://:password@/…/var/run/redis.sock?db=N, or redis://:password@127.0.0.1:6380/N."""
+    if SERVICES_OVER_TCP:
+        return redis_url(REDIS_PASSWORD, REDIS_HOST, REDIS_PORT, db)
+    return redis_socket_url(REDIS_PASSWORD, REDIS_SOCKET, db)
+
+
+def lab_celery_redis(db: int) -> str:
+    """redis+socket://:password@/…/var/run/redis.sock?virtual_host=N, or the redis:// URL."""
+    if SERVICES_OVER_TCP:
+        return redis_url(REDIS_PASSWORD, REDIS_HOST, REDIS_PORT, db)
+    return celery_socket_url(REDIS_PASSWORD, REDIS_SOCKET, db)
 
 
 # --- Caches: one alias per backend, so they can be compared side by side --------------------
@@ -144,7 +169,7 @@ CACHE_ALIASES = {
     },
     "memcached": {
         "BACKEND": "django.core.cache.backends.memcached.PyMemcacheCache",
-        "LOCATION": f"{MEMCACHED_HOST}:{MEMCACHED_PORT}",
+        "LOCATION": MEMCACHED_LOCATION,
     },
 }
 for alias, config in CACHE_ALIASES.items():
@@ -166,8 +191,8 @@ DEFAULT_FROM_EMAIL = "welcome@sandbox.example"
 SANDBOX_SMTP_DELAY = float(os.environ.get("SANDBOX_SMTP_DELAY", "0.5"))
 
 # --- Celery: read by sandbox/celery.py through the CELERY_ namespace -------------------------
-CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", lab_redis(0))
-CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND", lab_redis(1))
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", lab_celery_redis(0))
+CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND", lab_celery_redis(1))
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"

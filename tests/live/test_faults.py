@@ -14,6 +14,7 @@ import signal
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 import redis
 from django.conf import settings
@@ -88,16 +89,18 @@ def connection(broker):
 # --- 1. Security defaults (the launcher's refusals: tests/live/test_services.py, tests/unit) ---
 @pytest.mark.parametrize("password", [None, "not-the-password"])
 def test_redis_refuses_a_client_without_the_password(lab, password):
-    stranger = redis.Redis(host=HOST, port=lab.config.redis_port, password=password, protocol=2)
+    stranger = redis.Redis(unix_socket_path=str(lab.config.redis_socket), password=password, protocol=2)
     assert faults.attempt(stranger.ping) == (None, "AuthenticationError")
     assert faults.attempt(lab.redis().ping) == (True, "")
 
 
-def test_servers_listen_on_loopback_only(lab):
-    assert lab.redis().config_get("bind")["bind"] == "127.0.0.1"
+def test_servers_listen_on_owner_only_sockets_and_no_port(lab):
+    """Notebook 05a, section 1 (tests/live/test_sockets.py checks the same from the file system)."""
+    assert lab.redis().config_get("port", "unixsocketperm") == {"port": "0", "unixsocketperm": "600"}
     memcached_settings = lab.memcached().stats("settings")
-    assert memcached_settings[b"inter"] == b"127.0.0.1" and int(memcached_settings[b"udpport"]) == 0
-    assert faults.reachable_from_outside(lab.config.redis_port, lab.config.memcached_port) == []
+    assert memcached_settings[b"umask"] == 0o600 and int(memcached_settings[b"udpport"]) == 0
+    for pid in (lab.redis().info("server")["process_id"], int(lab.memcached().stats()[b"pid"])):
+        assert psutil.Process(pid).net_connections(kind="inet") == []
 
 
 # --- 2. A value over 1 MB ---

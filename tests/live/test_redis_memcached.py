@@ -56,9 +56,9 @@ def test_interloper_lets_compare_and_set_keep_every_item(lab):
 
 
 def test_memcached_reply_shows_protocol_errors(lab):
-    host, port = lab.config.memcached_host, lab.config.memcached_port
-    assert redis_memcached.memcached_reply(host, port, b"publish news hi") == "ERROR"
-    assert redis_memcached.memcached_reply(host, port, b"touch t1:nothing 1.5").startswith("CLIENT_ERROR")
+    address = lab.config.memcached_address
+    assert redis_memcached.memcached_reply(address, b"publish news hi") == "ERROR"
+    assert redis_memcached.memcached_reply(address, b"touch t1:nothing 1.5").startswith("CLIENT_ERROR")
 
 
 def test_feature_table_is_built_from_probes(lab, r):

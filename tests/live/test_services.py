@@ -1,17 +1,20 @@
-"""The service launcher, on free ports and its own var/ dir so the lab's running servers are untouched."""
+"""The service launcher in its own var/ dir (own sockets; free ports for TCP): the lab is untouched."""
 
 import os
+import shutil
 import signal
-import socket
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import psutil
 import pytest
 
 from cqlab.errors import LabError
 from cqlab.infra import services
+from cqlab.infra.probes import listening
 from cqlab.infra.throwaway import ThrowawayRedis
 from cqlab.lessons.checks import memcached_settings
 from cqlab.ports import free_port
@@ -25,36 +28,52 @@ def ports() -> tuple[int, int]:
 
 
 @pytest.fixture
-def launcher(tmp_path, ports):
-    """Run `python -m cqlab ...` as `make` does, isolated; stop whatever it started at the end."""
-    env = {
-        **os.environ,
-        "SANDBOX_VAR_DIR": str(tmp_path),
-        "LAB_SERVICES": "local",
-        "REDIS_PORT": str(ports[0]),
-        "MEMCACHED_PORT": str(ports[1]),
-    }
+def var_dir():
+    """A var/ of the launcher's own, on a short path (a unix socket's path has a length limit)."""
+    path = Path(tempfile.mkdtemp(prefix="lab-", dir="/tmp"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
 
-    def run(*args: str, **extra_env: str) -> subprocess.CompletedProcess:
+
+@pytest.fixture
+def sockets(var_dir) -> tuple[str, str]:
+    """Where the launcher's Redis and Memcached listen by default."""
+    return str(var_dir / "run" / "redis.sock"), str(var_dir / "run" / "memcached.sock")
+
+
+@pytest.fixture
+def launcher(var_dir, ports):
+    """Run `python -m cqlab ...` as `make` does, isolated; stop whatever it started at the end.
+
+    On unix sockets in its own var/ (the default); TCP on free ports when called with `tcp=True`.
+    """
+    env = {
+        **{name: value for name, value in os.environ.items() if name != "LAB_SOCKET_DIR"},
+        "SANDBOX_VAR_DIR": str(var_dir),
+        "LAB_SERVICES": "local",
+    }
+    tcp_env = {"REDIS_PORT": str(ports[0]), "MEMCACHED_PORT": str(ports[1])}
+
+    def run(*args: str, tcp: bool = False, **extra_env: str) -> subprocess.CompletedProcess:
         return subprocess.run(
             [sys.executable, "-m", "cqlab", *args],
             capture_output=True,
             text=True,
             timeout=60,
-            env={**env, **extra_env},
+            env={**env, **(tcp_env if tcp else {}), **extra_env},
         )
 
     run.env = env
     yield run
     run("stop")
+    run("stop", tcp=True)
 
 
-def listening(port: int) -> bool:
-    with socket.socket() as sock:
-        return sock.connect_ex(("127.0.0.1", port)) == 0
+def on_loopback(port: int) -> bool:
+    return listening(("127.0.0.1", port))
 
 
-def test_up_is_idempotent_and_stop_leaves_nothing(launcher, ports):
+def test_up_is_idempotent_and_stop_leaves_nothing(launcher, sockets):
     first = launcher("up")
     assert first.returncode == 0, first.stderr
     assert "started: redis, memcached" in first.stdout
@@ -62,11 +81,11 @@ def test_up_is_idempotent_and_stop_leaves_nothing(launcher, ports):
     assert "already running" in second.stdout
     assert launcher("status").returncode == 0
     assert "stopped: redis, memcached" in launcher("stop").stdout
-    wait_until(lambda: not any(map(listening, ports)), 5, "both servers to stop")
+    wait_until(lambda: not any(map(listening, sockets)), 5, "both servers to stop")
     assert launcher("status").returncode == 1
 
 
-def test_shared_servers_stop_only_when_their_last_user_is_gone(launcher, ports):
+def test_shared_servers_stop_only_when_their_last_user_is_gone(launcher, sockets):
     """`make lab` then `make test` (or two labs): the first one to end must not pull the servers."""
     hold = "import sys; print('in', flush=True); sys.stdin.readline()"
     users = [
@@ -86,17 +105,18 @@ def test_shared_servers_stop_only_when_their_last_user_is_gone(launcher, ports):
     assert launcher("status").returncode == 0, "the second user's servers were stopped under it"
     output, _ = second.communicate("\n", timeout=30)
     assert "last user gone" in output
-    wait_until(lambda: not any(map(listening, ports)), 5, "both servers to stop")
+    wait_until(lambda: not any(map(listening, sockets)), 5, "both servers to stop")
 
 
-def test_servers_started_by_make_services_outlive_a_run(launcher, ports):
+def test_servers_started_by_make_services_outlive_a_run(launcher):
     assert launcher("up").returncode == 0
     assert launcher("run", "--", sys.executable, "-c", "pass").returncode == 0
     assert launcher("status").returncode == 0
 
 
-def test_local_servers_are_secured(launcher, ports):
-    assert launcher("up").returncode == 0
+def test_local_servers_on_tcp_are_secured(launcher, ports):
+    """LAB_TCP=1 (or a port given): loopback only, a password, no UDP."""
+    assert launcher("up", tcp=True).returncode == 0
     import redis
 
     redis_port, memcached_port = ports
@@ -120,7 +140,7 @@ def listening_addresses(port: int) -> set[str]:
 def test_a_foreign_server_on_the_port_is_refused_quickly(launcher):
     with ThrowawayRedis(password=False) as foreign:
         started = time.monotonic()
-        result = launcher("up", REDIS_PORT=str(foreign.port))
+        result = launcher("up", tcp=True, REDIS_PORT=str(foreign.port))
         elapsed = time.monotonic() - started
     assert result.returncode == 1
     assert "REDIS_PORT" in result.stderr and "a Redis without a password" in result.stderr
@@ -138,11 +158,24 @@ def test_a_foreign_server_on_the_port_is_refused_quickly(launcher):
     ],
 )
 def test_bad_configuration_gets_a_one_line_fix(launcher, ports, variable, value, message):
-    result = launcher("up", **{variable: value})
+    result = launcher("up", tcp=True, **{variable: value})
     assert result.returncode == 1
     assert message in result.stderr and variable in result.stderr
     assert "Traceback" not in result.stderr
-    assert not listening(ports[0])
+    assert not on_loopback(ports[0])
+
+
+def test_a_socket_not_ours_is_reported_with_the_fix(launcher, sockets):
+    """A stale or foreign Redis socket: status says down or foreign, never hangs."""
+    Path(sockets[0]).parent.mkdir(mode=0o700, parents=True)
+    with ThrowawayRedis(password=False, extra_conf=(f"unixsocket {sockets[0]}", "unixsocketperm 600")):
+        result = launcher("up")
+    assert (
+        result.returncode == 1
+        and "The socket" in result.stderr
+        and "a Redis without a password" in result.stderr
+    )
+    assert "Traceback" not in result.stderr
 
 
 def test_an_unreachable_service_is_reported_in_under_3_seconds(monkeypatch):
@@ -154,7 +187,7 @@ def test_an_unreachable_service_is_reported_in_under_3_seconds(monkeypatch):
     assert time.monotonic() - started < 3
 
 
-def test_a_closed_terminal_stops_what_the_command_started(launcher, ports):
+def test_a_closed_terminal_stops_what_the_command_started(launcher, sockets):
     """SIGHUP (the terminal of `make lab` closed) ends the command and the servers started for it."""
     user = subprocess.Popen(
         [sys.executable, "-m", "cqlab", "run", "--", sys.executable, "-c", "import time; time.sleep(60)"],
@@ -162,8 +195,8 @@ def test_a_closed_terminal_stops_what_the_command_started(launcher, ports):
         stdout=subprocess.PIPE,
         text=True,
     )
-    wait_until(lambda: all(map(listening, ports)), 15, "the servers to start")
+    wait_until(lambda: all(map(listening, sockets)), 15, "the servers to start")
     user.send_signal(signal.SIGHUP)
     output, _ = user.communicate(timeout=30)
     assert "last user gone" in output
-    wait_until(lambda: not any(map(listening, ports)), 5, "both servers to stop")
+    wait_until(lambda: not any(map(listening, sockets)), 5, "both servers to stop")

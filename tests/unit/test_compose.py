@@ -9,7 +9,7 @@ import pytest
 import yaml
 from jsonschema import Draft7Validator
 
-from sandbox.env import REPO_ROOT
+from sandbox.env import REDIS_MEMORY_CONF, REPO_ROOT
 
 COMPOSE = yaml.safe_load((REPO_ROOT / "docker-compose.yml").read_text())
 SERVICES = COMPOSE["services"]
@@ -25,6 +25,13 @@ def test_redis_requires_the_password_from_env():
     redis = SERVICES["redis"]
     assert "--requirepass" in " ".join(redis["command"])
     assert redis["environment"]["REDIS_PASSWORD"].startswith("${REDIS_PASSWORD:?")
+
+
+def test_redis_reads_the_sandbox_memory_limit_the_launcher_includes():
+    redis = SERVICES["redis"]
+    source = f"./{REDIS_MEMORY_CONF.relative_to(REPO_ROOT)}:"
+    mount = next(volume for volume in redis["volumes"] if volume.startswith(source))
+    assert f" {mount.split(':')[1]} " in " ".join(redis["command"])
 
 
 def test_memcached_has_udp_off():

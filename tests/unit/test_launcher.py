@@ -7,6 +7,8 @@ import pytest
 from cqlab.config import LabConfig, ensure_env_file
 from cqlab.errors import LabError
 from cqlab.infra import install
+from cqlab.infra.servers import memcached_command, redis_conf
+from sandbox.env import REDIS_MEMORY_CONF, TCP_VARIABLES
 
 
 @pytest.fixture
@@ -71,3 +73,50 @@ def test_env_file_is_private_from_its_first_byte(tmp_path, monkeypatch):
     ensure_env_file(path)
     assert created == [0o600]
     assert oct(path.stat().st_mode & 0o777) == "0o600"
+
+
+def _config(monkeypatch, **environment) -> LabConfig:
+    for name in ("LAB_TCP", "LAB_SERVICES", "LAB_SOCKET_DIR", *TCP_VARIABLES):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    return LabConfig.from_env()
+
+
+def test_local_servers_get_sockets_only_their_owner_may_open_and_no_tcp(monkeypatch, tmp_path):
+    config = _config(monkeypatch)
+    assert not config.tcp and config.socket_dir.name == "run"
+    conf = redis_conf(config, tmp_path, lab=True).splitlines()
+    assert "port 0" in conf and f"unixsocket {config.redis_socket}" in conf and "unixsocketperm 600" in conf
+    assert f"include {REDIS_MEMORY_CONF}" in conf
+    command = memcached_command(socket=config.memcached_socket)
+    assert command[command.index("-s") + 1] == str(config.memcached_socket)
+    assert command[command.index("-a") + 1] == "0600" and "-l" not in command and "-p" not in command
+
+
+@pytest.mark.parametrize("variable", ["LAB_TCP", "REDIS_PORT", "MEMCACHED_HOST"])
+def test_tcp_only_when_asked_for(monkeypatch, variable):
+    value = {"LAB_TCP": "1", "REDIS_PORT": "6390", "MEMCACHED_HOST": "127.0.0.1"}[variable]
+    assert _config(monkeypatch, **{variable: value}).tcp
+
+
+def test_every_url_has_the_socket_form(monkeypatch):
+    config = _config(monkeypatch)
+    socket = config.redis_socket
+    assert config.redis_url(4) == f"unix://:{config.redis_password}@{socket}?db=4"
+    assert config.celery_url(4) == f"redis+socket://:{config.redis_password}@{socket}?virtual_host=4"
+    assert config.memcached_location == f"unix:{config.memcached_socket}"
+    assert config.memcached_address == str(config.memcached_socket)
+
+
+def test_a_throwaway_server_stays_on_tcp(monkeypatch, tmp_path):
+    config = _config(monkeypatch)
+    conf = redis_conf(config, tmp_path, port=7000).splitlines()
+    assert "port 7000" in conf and not any(line.startswith(("unixsocket", "include")) for line in conf)
+    assert config.redis_url(0, port=7000).endswith("@127.0.0.1:7000/0")
+
+
+def test_the_sandbox_memory_policy_never_evicts_a_queue():
+    lines = [line.split(None, 1) for line in REDIS_MEMORY_CONF.read_text().splitlines()]
+    settings = dict(line for line in lines if line and not line[0].startswith("#"))
+    assert settings["maxmemory-policy"] == "noeviction" and settings["maxmemory"] not in ("0", "0mb")
