@@ -76,7 +76,8 @@ def setup(namespace: str, *, migrate: bool = True) -> Lab:
     _show_lab_errors_briefly()
     if namespace not in NAMESPACE_DB:
         raise LabError(
-            f"Unknown namespace {namespace!r}: use the notebook's number, 00 to 07, with its part letter (03a, 05c)."
+            f"Unknown namespace {namespace!r}: use the notebook's number, 00 to 07, "
+            "with its part letter (03a, 05c)."
         )
     config = LabConfig.from_env()
     services.up(config)
