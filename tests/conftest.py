@@ -1,0 +1,56 @@
+"""A mutation test of a notebook's self-checks runs inside the test run's execution of that notebook.
+
+`try_answers` needs the notebook executed up to its cleanup cell. When nbval executes the same
+notebook in this run, a test marked `@pytest.mark.notebook(path)` moves into that execution,
+just before the cleanup cell, and its answers run in nbval's kernel: one execution of the
+notebook instead of two. It keeps its name, prefixed by the notebook
+(`notebooks/05b-….ipynb::test_exercises_05.test_…`), so xdist's `--dist loadfile` keeps it
+on the notebook's worker, in order. When the notebook is not in the run, or some of its cells are
+deselected, the test stays where it is and `try_answers` executes the notebook itself.
+"""
+
+from pathlib import Path
+
+import pytest
+from nbval.plugin import IPyNbCell, IPyNbFile
+
+from cqlab.notebook.exercises import answers_run_in
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers",
+        "notebook(path): a mutation test of that notebook's self-checks (runs inside its nbval run if any)",
+    )
+
+
+class NotebookExerciseTest(pytest.Function):
+    """A test function run inside a notebook's nbval run, with the notebook's kernel lent to it."""
+
+    def runtest(self):
+        with answers_run_in(self.parent.path, self.parent.kernel.kc):
+            super().runtest()
+
+
+@pytest.hookimpl(trylast=True)  # after -k/-m deselection: move a test only into a whole notebook run
+def pytest_collection_modifyitems(items):
+    cells_by_notebook: dict[Path, list[IPyNbCell]] = {}
+    for item in items:
+        if isinstance(item, IPyNbCell):
+            cells_by_notebook.setdefault(item.parent.path.resolve(), []).append(item)
+    for test in [item for item in items if isinstance(item, pytest.Function)]:
+        if not test.get_closest_marker("notebook"):
+            continue
+        cells = cells_by_notebook.get(Path(test.get_closest_marker("notebook").args[0]).resolve())
+        if not cells or hasattr(test, "callspec") or not _whole(cells):
+            continue
+        notebook: IPyNbFile = cells[0].parent
+        name = f"{test.path.stem}.{test.name}"
+        moved = NotebookExerciseTest.from_parent(notebook, name=name, callobj=test.obj)
+        items.remove(test)
+        items.insert(items.index(cells[-1]), moved)  # just before the cleanup cell
+
+
+def _whole(cells: list[IPyNbCell]) -> bool:
+    """Every code cell of the notebook is in the run (none deselected)."""
+    return len(cells) == sum(cell.cell_type == "code" for cell in cells[0].parent.nb.cells)
