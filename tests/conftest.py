@@ -1,4 +1,6 @@
-"""A mutation test of a notebook's self-checks runs inside the test run's execution of that notebook.
+"""Two ways a test run saves time: one execution per notebook, and the longest files first.
+
+A mutation test of a notebook's self-checks runs inside the test run's execution of that notebook.
 
 `try_answers` needs the notebook executed up to its cleanup cell. When nbval executes the same
 notebook in this run, a test marked `@pytest.mark.notebook(path)` moves into that execution,
@@ -7,14 +9,34 @@ notebook instead of two. It keeps its name, prefixed by the notebook
 (`notebooks/05b-….ipynb::test_exercises_05.test_…`), so xdist's `--dist loadfile` keeps it
 on the notebook's worker, in order. When the notebook is not in the run, or some of its cells are
 deselected, the test stays where it is and `try_answers` executes the notebook itself.
+
+xdist (`--dist loadfile --no-loadscope-reorder`) hands whole files to its workers in collection
+order, so the files are sorted by their measured seconds (FILE_SECONDS), longest first: the
+run ends with short files on every worker instead of one worker finishing a long file alone.
+A file not measured yet (a new notebook) goes first. Refresh the measures after a full run:
+`make test PYTEST_ARGS="-n 3 --dist loadfile --no-loadscope-reorder --record-file-seconds"`.
 """
 
+import json
+import math
+from collections import Counter
 from pathlib import Path
 
 import pytest
 from nbval.plugin import IPyNbCell, IPyNbFile
 
 from cqlab.notebook.exercises import answers_run_in
+
+FILE_SECONDS = Path(__file__).with_name("file_seconds.json")
+_seconds_this_run: Counter[str] = Counter()
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--record-file-seconds",
+        action="store_true",
+        help=f"write each test file's seconds into {FILE_SECONDS.name} (files run longest first)",
+    )
 
 
 def pytest_configure(config):
@@ -49,8 +71,34 @@ def pytest_collection_modifyitems(items):
         moved = NotebookExerciseTest.from_parent(notebook, name=name, callobj=test.obj)
         items.remove(test)
         items.insert(items.index(cells[-1]), moved)  # just before the cleanup cell
+    _longest_files_first(items)
+
+
+def _file_of(nodeid: str) -> str:
+    """The file part of a node id: xdist's `loadfile` unit (a moved mutation test has its notebook's)."""
+    return nodeid.split("::", 1)[0]
+
+
+def _longest_files_first(items: list[pytest.Item]) -> None:
+    measured = json.loads(FILE_SECONDS.read_text()) if FILE_SECONDS.exists() else {}
+    not_measured = max(measured.values(), default=0) + 1
+    # A stable sort: each file's items stay together and in their order.
+    items.sort(key=lambda item: -measured.get(_file_of(item.nodeid), not_measured))
 
 
 def _whole(cells: list[IPyNbCell]) -> bool:
     """Every code cell of the notebook is in the run (none deselected)."""
     return len(cells) == sum(cell.cell_type == "code" for cell in cells[0].parent.nb.cells)
+
+
+def pytest_runtest_logreport(report):
+    _seconds_this_run[_file_of(report.nodeid)] += report.duration
+
+
+def pytest_sessionfinish(session):
+    """Under xdist only the controller writes (it receives every worker's reports)."""
+    if not session.config.getoption("record_file_seconds") or hasattr(session.config, "workerinput"):
+        return
+    measured = json.loads(FILE_SECONDS.read_text()) if FILE_SECONDS.exists() else {}
+    measured.update({path: math.ceil(seconds) for path, seconds in _seconds_this_run.items()})
+    FILE_SECONDS.write_text(json.dumps(dict(sorted(measured.items())), indent=1) + "\n")
