@@ -13,8 +13,8 @@ deselected, the test stays where it is and `try_answers` executes the notebook i
 xdist (`--dist loadfile --no-loadscope-reorder`) hands whole files to its workers in collection
 order, so the files are sorted by their measured seconds (FILE_SECONDS), longest first: the
 run ends with short files on every worker instead of one worker finishing a long file alone.
-A file not measured yet (a new notebook) goes first. Refresh the measures after a full run:
-`make test PYTEST_ARGS="-n 3 --dist loadfile --no-loadscope-reorder --record-file-seconds"`.
+A file not measured yet (a new notebook) goes first. Stale figures cost only time; refresh them
+with a full run that adds `--record-file-seconds` to the Makefile's PYTEST_ARGS.
 """
 
 import json
@@ -79,8 +79,12 @@ def _file_of(nodeid: str) -> str:
     return nodeid.split("::", 1)[0]
 
 
+def _measured() -> dict[str, int]:
+    return json.loads(FILE_SECONDS.read_text()) if FILE_SECONDS.exists() else {}
+
+
 def _longest_files_first(items: list[pytest.Item]) -> None:
-    measured = json.loads(FILE_SECONDS.read_text()) if FILE_SECONDS.exists() else {}
+    measured = _measured()
     not_measured = max(measured.values(), default=0) + 1
     # A stable sort: each file's items stay together and in their order.
     items.sort(key=lambda item: -measured.get(_file_of(item.nodeid), not_measured))
@@ -99,6 +103,6 @@ def pytest_sessionfinish(session):
     """Under xdist only the controller writes (it receives every worker's reports)."""
     if not session.config.getoption("record_file_seconds") or hasattr(session.config, "workerinput"):
         return
-    measured = json.loads(FILE_SECONDS.read_text()) if FILE_SECONDS.exists() else {}
+    measured = _measured()
     measured.update({path: math.ceil(seconds) for path, seconds in _seconds_this_run.items()})
     FILE_SECONDS.write_text(json.dumps(dict(sorted(measured.items())), indent=1) + "\n")
