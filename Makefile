@@ -12,7 +12,7 @@ PYTEST_ARGS ?= -n 4 --dist loadfile --no-loadscope-reorder
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
 .PHONY: lab test soak lock setup services stop status notebooks lint format clean
-.PHONY: student book book-serve sandbox lab-ready wheelhouse offline-install flower
+.PHONY: student book book-serve sandbox lab-ready wheelhouse offline-install flower translations
 
 ## lab: set everything up, then open JupyterLab on notebooks/ (services stop when it exits)
 lab: setup
@@ -70,17 +70,27 @@ format: setup
 clean: stop
 	rm -rf $(VENV) var
 
+## translations: the Russian edition notebooks/ru/*.ipynb from the English notebooks and notebooks/ru/catalog/;
+## then names every missing, stale or orphaned translation (docs/translations.md)
+translations: setup
+	$(PY) -m cqlab.notebook.translations
+
 # --- classroom kit -----------------------------------------------------------------------------
-## student: student editions in build/student/ (solutions stubbed), solutions in build/student/solutions/
+## student: student editions in build/student/ (solutions stubbed), solutions in build/student/solutions/;
+## the Russian edition's in build/student/ru/
 student: setup
 	$(PY) -m cqlab.notebook.editions
 
-## book: static HTML site of the executed notebooks in build/book/ (nothing re-executed, no server)
+## book: static HTML site of the executed notebooks in build/book/, the Russian edition's in build/book/ru/,
+## each page with a language switch (nothing re-executed, no server)
 book: setup
-	rm -rf build/book-src build/book && mkdir -p build/book-src
+	rm -rf build/book-src build/book-src-ru build/book && mkdir -p build/book-src build/book-src-ru
 	cp book/index.md notebooks/*.ipynb build/book-src/
+	cp book/index.ru.md build/book-src-ru/index.md
+	cp notebooks/ru/*.ipynb build/book-src-ru/
 	$(VENV)/bin/sphinx-build -q -W --keep-going -c book build/book-src build/book
-	@echo "Book: build/book/index.html (make book-serve to browse it)"
+	BOOK_LANGUAGE=ru $(VENV)/bin/sphinx-build -q -W --keep-going -c book build/book-src-ru build/book/ru
+	@echo "Book: build/book/index.html, in Russian build/book/ru/index.html (make book-serve to browse it)"
 
 ## book-serve: serve build/book/ on 127.0.0.1 (port 8001, or a free one if taken)
 book-serve: book

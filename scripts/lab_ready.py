@@ -6,6 +6,7 @@
 - Opened on notebook 00 (`LabApp.default_url`), the one to run first.
 - `jupyter trust`: the committed notebooks' stored outputs (HTML tables, widgets) are shown as
   executed, not sanitized as from an unknown source. Signed again each time, as outputs change.
+  The Russian edition (notebooks/ru/) too; where it is, is printed.
 """
 
 import json
@@ -13,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from cqlab.notebook.translations import RU_DIR
 from cqlab.paths import NOTEBOOKS_DIR
 
 LAB_SETTINGS = Path(sys.prefix) / "share" / "jupyter" / "lab" / "settings" / "overrides.d" / "cqlab.json"
@@ -29,8 +31,16 @@ def main(folder_in_server_root: str = "") -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(settings, indent=2) + "\n")
     notebooks = sorted(str(path) for path in NOTEBOOKS_DIR.glob("*.ipynb"))
-    subprocess.run([sys.executable, "-m", "jupyter", "trust", *notebooks], check=True, capture_output=True)
+    russian = sorted(str(path) for path in RU_DIR.glob("*.ipynb"))
+    subprocess.run(
+        [sys.executable, "-m", "jupyter", "trust", *notebooks, *russian], check=True, capture_output=True
+    )
     print(f"JupyterLab: opens on {FIRST_NOTEBOOK}, no news pop-up, {len(notebooks)} notebooks trusted")
+    start = Path(russian[0]).name if russian else FIRST_NOTEBOOK
+    print(
+        f"Русская версия курса (Russian edition): папка {folder_in_server_root}ru/ в JupyterLab "
+        f"(notebooks/ru/, ноутбуков: {len(russian)}); начните с {folder_in_server_root}ru/{start}"
+    )
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ started it, even when that one is killed.
 import atexit
 import contextlib
 import functools
+import json
 import os
 import re
 import signal
@@ -131,8 +132,13 @@ def start_worker(
     extra_args: tuple[str, ...] = (),
     env: dict | None = None,
     timeout: float = 30.0,
+    broker_transport_options: dict | None = None,
 ) -> BoundProcess:
-    """Start `celery -A sandbox worker` and return once it answers a ping (as celery.contrib.testing)."""
+    """Start `celery -A sandbox worker` and return once it answers a ping (as celery.contrib.testing).
+
+    `broker_transport_options`: what the ping needs besides the worker's broker URL, as the
+    worker's own settings have it (a `sentinel://` URL alone does not say which primary to ask for).
+    """
     command = celery_command(
         "worker",
         "-n",
@@ -151,17 +157,19 @@ def start_worker(
     )
     worker = BoundProcess(name, command, process_log(name), env)
     broker = (env or {}).get("CELERY_BROKER_URL") or os.environ["CELERY_BROKER_URL"]
-    worker.wait_for(lambda: answers_ping(f"{name}@lab", broker), "no answer to ping", timeout)
+    options = json.dumps(broker_transport_options or {}, sort_keys=True)  # hashable, for the cache
+    worker.wait_for(lambda: answers_ping(f"{name}@lab", broker, options), "no answer to ping", timeout)
     return worker
 
 
-def answers_ping(node: str, broker_url: str) -> bool:
+def answers_ping(node: str, broker_url: str, transport_options_json: str = "{}") -> bool:
     """True once the worker `node` answers a control ping through `broker_url`."""
-    return bool(_control_app(broker_url).control.ping(destination=[node], timeout=0.3))
+    app = _control_app(broker_url, transport_options_json)
+    return bool(app.control.ping(destination=[node], timeout=0.3))
 
 
 @functools.cache
-def _control_app(broker_url: str):
+def _control_app(broker_url: str, transport_options_json: str = "{}"):
     """A bare Celery app for control commands through `broker_url`.
 
     Celery lets a CELERY_BROKER_URL in the environment win over `broker=`, and the sandbox's app
@@ -174,7 +182,11 @@ def _control_app(broker_url: str):
     app.conf.update(
         broker_read_url=broker_url,
         broker_write_url=broker_url,
-        broker_transport_options={"socket_connect_timeout": 2, "socket_timeout": 2},
+        broker_transport_options={
+            "socket_connect_timeout": 2,
+            "socket_timeout": 2,
+            **json.loads(transport_options_json),
+        },
     )
     return app
 

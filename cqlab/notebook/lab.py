@@ -27,6 +27,8 @@ NAMESPACE_DB = {
     **{f"{n:02d}a": 10 + n for n in range(8)},
     **{f"{n:02d}b": 18 + n for n in range(8)},
     "site": 26,  # the sandbox as a website (`make sandbox`, `make flower`)
+    "05c": 27,
+    "05d": 28,
 }  # the lab's redis.conf has `databases 32`
 
 

@@ -8,11 +8,13 @@ so "nothing lost, nothing doubled" is a number:
 """
 
 import os
+import signal
 import time
 
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 
+from faults.redelivery import BoundedDeliveries
 from sandbox.ledger import ledger
 
 EVENTS = ("started", "effect", "finished", "cleanup", "soft limit ignored")  # in the order they happen
@@ -112,3 +114,27 @@ def ignores_soft_limit(run: str, seconds: float) -> str:
             note(run, "soft limit ignored")
     note(run, "finished")
     return "finished"
+
+
+# --- Notebook 05d: a poison message ---------------------------------------------------------------
+def crash_the_process(run: str) -> None:
+    """Count the start, then die as a segfault or the OOM killer would end this process: SIGKILL."""
+    note_start(run)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def poison(run: str) -> None:
+    """Requeued whenever its pool child dies, and it kills its pool child every time."""
+    crash_the_process(run)
+
+
+@shared_task(base=BoundedDeliveries, max_deliveries=3, acks_late=True, reject_on_worker_lost=True)
+def poison_bounded(run: str) -> None:
+    """The same poison, given up (dead-lettered) after three deliveries."""
+    crash_the_process(run)
+
+
+# Notebook 05c's tasks live in modules of their own; importing them here registers them with
+# the worker (Celery's autodiscovery imports each app's `tasks` module only).
+from faults import payloads, results  # noqa: E402, F401

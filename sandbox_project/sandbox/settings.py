@@ -177,6 +177,14 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # without a socket timeout, .delay() waits forever on a Redis that accepts but never answers.
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 2}
+# A broker behind Redis Sentinel (notebook 06): CELERY_BROKER_URL lists the sentinels
+# (sentinel://:password@host:port;sentinel://...); the transport also needs the name of the
+# primary they watch, and the password the sentinels themselves ask for.
+if os.environ.get("CELERY_BROKER_SENTINEL_MASTER"):
+    CELERY_BROKER_TRANSPORT_OPTIONS |= {
+        "master_name": os.environ["CELERY_BROKER_SENTINEL_MASTER"],
+        "sentinel_kwargs": {"password": REDIS_PASSWORD},
+    }
 CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = 2
 CELERY_REDIS_SOCKET_TIMEOUT = 2
 

@@ -29,10 +29,10 @@ def send_digest_email(self, user_id: int) -> dict:
 
 
 @shared_task(bind=True)
-def build_report(self, report_id: int) -> dict:
-    """Long and rare: a report that keeps a process busy (minutes in production, 1 s here)."""
+def build_report(self, report_id: int, seconds: float = 1.0) -> dict:
+    """Long and rare: a report that keeps a process busy (minutes in production, seconds here)."""
     started, started_cpu = time.time(), time.process_time()
-    time.sleep(1.0)
+    time.sleep(seconds)
     return _ran(self, started, started_cpu)
 
 
@@ -59,4 +59,14 @@ def crunch_numbers(self, rounds: int) -> dict:
 @shared_task(bind=True, rate_limit="10/s")
 def call_partner_api(self, request_id: int) -> dict:
     started, started_cpu = time.time(), time.process_time()
+    return _ran(self, started, started_cpu)
+
+
+@shared_task(bind=True, acks_late=True)
+def rebuild_search_index(self, index_id: int, seconds: float = 1.0) -> dict:
+    """Long like build_report, but its message is acknowledged only once it has finished: while
+    it runs, it still counts against the worker's prefetch limit, so the worker reserves no
+    message it could not start at once. (Safe to run twice, as acks_late requires: notebook 05b.)"""
+    started, started_cpu = time.time(), time.process_time()
+    time.sleep(seconds)
     return _ran(self, started, started_cpu)

@@ -4,6 +4,7 @@ Each test asserts a difference (rendezvous vs modulo, with and without WAIT, sen
 plain client, hash tag vs none), so it fails if the protection it shows stops working.
 """
 
+import time
 import zlib
 
 import pytest
@@ -25,7 +26,12 @@ from cqlab.infra.cluster import (
     wait_replica_synced,
 )
 from cqlab.infra.throwaway import HOST, ThrowawayMemcached
-from cqlab.lessons.scaling import miss_fraction, seconds_until_new_primary, span_seconds
+from cqlab.lessons.scaling import (
+    burst_behind_a_long_task,
+    miss_fraction,
+    seconds_until_new_primary,
+    span_seconds,
+)
 from cqlab.waiting import wait_until
 
 KEYS = [f"product:{number}" for number in range(3000)]
@@ -123,7 +129,7 @@ def test_a_replica_read_is_stale_until_wait_confirms_the_write(replicated):
 
 
 # --- 3. Sentinel ------------------------------------------------------------------------------
-def test_sentinel_clients_follow_a_failover_a_plain_client_does_not(replicated):
+def test_sentinel_clients_follow_a_failover_a_plain_client_does_not(lab, replicated):
     primary, replica = replicated[0], replicated[1]
     master = "test-primary"
     conf = (
@@ -140,29 +146,39 @@ def test_sentinel_clients_follow_a_failover_a_plain_client_does_not(replicated):
         )
         following = sentinel.master_for(master, socket_timeout=1)
         following.set("visits", 1)
+        broker = ";".join(f"sentinel://:{password}@{host}:{port}" for host, port in sentinels.addresses())
+        options = {"master_name": master, "sentinel_kwargs": {"password": password}}
         producer = Celery("test06-producer", set_as_current=False)
         producer.conf.update(
-            broker_write_url=";".join(
-                f"sentinel://:{password}@{host}:{port}" for host, port in sentinels.addresses()
-            ),
-            broker_transport_options={"master_name": master, "sentinel_kwargs": {"password": password}},
+            broker_write_url=broker,
+            broker_transport_options=options,
+            task_publish_retry_policy={"max_retries": 50, "interval_step": 0.2, "interval_max": 0.2},
         )
-        for number in range(3):
-            producer.send_task("scaling.count", args=[number])
-        wait_until(lambda: replica.client().llen("celery") == 3, 10, "the replica to hold 3 messages")
-        plain = primary.client()
+        worker_env = {"CELERY_BROKER_URL": broker, "CELERY_BROKER_SENTINEL_MASTER": master}
+        with lab.start_worker("t06-sentinel", env=worker_env, broker_transport_options=options):
+            before = [producer.send_task("scaling.tasks.send_digest_email", args=[n]) for n in range(3)]
+            assert [result.get(timeout=30)["worker"] for result in before] == ["t06-sentinel@lab"] * 3
 
-        primary.kill()
-        seconds, new = seconds_until_new_primary(sentinel, master, (HOST, primary.port))
+            def replica_caught_up() -> bool:
+                written = primary.client().info("replication")["master_repl_offset"]
+                return replica.client().info("replication")["slave_repl_offset"] >= written
 
-        assert new == (HOST, replica.port)
-        assert seconds < 30
-        with pytest.raises(redis.ConnectionError):
-            plain.ping()
-        assert following.incr("visits") == 2
-        for number in range(3, 6):
-            producer.send_task("scaling.count", args=[number])
-        assert replica.client().llen("celery") == 6
+            wait_until(replica_caught_up, 10, "the replica to catch up")
+            plain = primary.client()
+
+            primary.kill()
+            killed_at = time.monotonic()
+            # Sent while no primary answers: the producer retries until the sentinels name one.
+            during = [producer.send_task("scaling.tasks.send_digest_email", args=[n]) for n in range(3, 6)]
+            seconds, new = seconds_until_new_primary(sentinel, master, (HOST, primary.port), since=killed_at)
+
+            assert new == (HOST, replica.port)
+            assert seconds < 30
+            with pytest.raises(redis.ConnectionError):
+                plain.ping()
+            assert following.incr("visits") == 2
+            # On the new primary, run by the worker that started before the failover.
+            assert [result.get(timeout=60)["worker"] for result in during] == ["t06-sentinel@lab"] * 3
 
 
 # --- 4. Cluster -------------------------------------------------------------------------------
@@ -258,3 +274,63 @@ def test_io_bound_tasks_scale_with_processes_and_rate_limit_caps_a_worker(lab, r
                 calls = group(tasks.call_partner_api.s(n) for n in range(20)).apply_async().get(timeout=60)
     assert spans[1] >= 2 * spans[4]
     assert span_seconds(calls) >= 1.5  # 20 calls at 10/s, whatever the processes
+
+
+def test_a_short_task_waits_behind_a_long_one_unless_the_long_one_acks_late(lab, routed):
+    from scaling import tasks
+
+    shorts = [tasks.send_digest_email.s(n) for n in range(6)]
+    with (
+        lab.start_worker("t06-idle", queues=["t06-standby"], concurrency=4),
+        lab.start_worker("t06-busy-default", queues=["t06-busy-default"]) as default,
+        lab.start_worker(
+            "t06-busy-fair", queues=["t06-busy-fair"], extra_args=("--prefetch-multiplier=1", "-O", "fair")
+        ) as fair,
+    ):
+
+        def burst(busy, long_task):
+            return burst_behind_a_long_task(
+                routed,
+                lab.redis(),
+                long_task.s(1, seconds=2),
+                shorts,
+                f"{busy.name}@lab",
+                "t06-idle@lab",
+                busy.name,
+            )
+
+        rounds = [
+            burst(default, tasks.build_report),
+            burst(fair, tasks.build_report),
+            burst(fair, tasks.rebuild_search_index),
+        ]
+    assert [stage["prefetch_count"] for stage in rounds] == [4, 1, 1]
+    # 1 process x 4; early ack frees the long task's slot; acks_late keeps it taken.
+    assert [stage["short_held"] for stage in rounds] == [4, 1, 0]
+    for stage in rounds:
+        long_run, *short_runs = stage["runs"]
+        on_busy = [run for run in short_runs if run["worker"] == long_run["worker"]]
+        assert len(on_busy) >= stage["short_held"]
+        assert all(run["started"] >= long_run["finished"] for run in on_busy)  # they waited
+
+
+def test_autoscale_grows_the_pool_under_a_burst_and_shrinks_it_after_the_keepalive(lab, routed):
+    from scaling import tasks
+
+    node = "t06-autoscale@lab"
+
+    def pool_processes() -> int:
+        return len(routed.control.inspect([node], timeout=5).stats()[node]["pool"]["processes"])
+
+    with lab.start_worker(
+        "t06-autoscale",
+        queues=["t06-autoscale"],
+        extra_args=("--autoscale=4,1",),
+        env={"AUTOSCALE_KEEPALIVE": "2"},
+    ):
+        assert pool_processes() == 1
+        burst = group([tasks.wait_on_network.s(0.5)] * 12).apply_async(queue="t06-autoscale")
+        grown = wait_until(lambda: (size := pool_processes()) > 1 and size, 30, "the pool to grow")
+        burst.get(timeout=60)
+        assert 1 < grown <= 4
+        wait_until(lambda: pool_processes() == 1, 30, "the pool to shrink back")
