@@ -17,7 +17,9 @@ from pathlib import Path
 from cqlab.infra.processes import BoundProcess
 from cqlab.paths import LOG_DIR, NOTEBOOKS_DIR, REPO_ROOT
 
-PYTEST = [sys.executable, "-m", "pytest", "-q", "-n", "3", "--dist", "loadfile", "-p", "no:randomly"]
+# Whole files to workers, longest first (tests/conftest.py orders them), as `make test` does.
+PYTEST = [sys.executable, "-m", "pytest", "-q", "-n", "3", "--dist", "loadfile", "--no-loadscope-reorder"]
+PYTEST += ["-p", "no:randomly"]
 BUSY_LOOP = [sys.executable, "-c", "while True: pass"]
 ALL_NOTEBOOKS = [str(path.relative_to(REPO_ROOT)) for path in sorted(NOTEBOOKS_DIR.glob("*.ipynb"))]
 

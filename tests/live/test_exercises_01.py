@@ -1,5 +1,7 @@
 """The self-checks of notebooks 01a and 01b tell a wrong answer from a right one (one run per part)."""
 
+import pytest
+
 from cqlab.notebook.exercises import STUB, try_answers
 from cqlab.paths import NOTEBOOKS_DIR
 
@@ -54,6 +56,7 @@ def rank_of(r, player):
 """
 
 
+@pytest.mark.notebook(REDIS_PART)
 def test_01a_self_checks_fail_a_stub_and_a_plausible_mistake_and_pass_another_right_answer():
     results = try_answers(
         REDIS_PART,
@@ -65,6 +68,7 @@ def test_01a_self_checks_fail_a_stub_and_a_plausible_mistake_and_pass_another_ri
     assert results == {"01-ex1": [False, False, True], "01-ex3": [False, False, True]}
 
 
+@pytest.mark.notebook(MEMCACHED_PART)
 def test_01b_self_check_fails_a_stub_and_a_plausible_mistake_and_passes_another_right_answer():
     results = try_answers(
         MEMCACHED_PART, {"01-ex2": [STUB, CART_RACES_AT_CREATION, CART_CREATED_EMPTY_FIRST]}

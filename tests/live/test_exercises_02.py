@@ -1,5 +1,7 @@
 """The self-checks of notebook 02's exercises reject a wrong answer and accept another correct one."""
 
+import pytest
+
 from cqlab.notebook.exercises import STUB, try_answers
 from cqlab.paths import NOTEBOOKS_DIR
 
@@ -61,6 +63,7 @@ def greeting_for(user):
 """
 
 
+@pytest.mark.notebook(NOTEBOOK)
 def test_self_checks_reject_wrong_answers_and_accept_other_correct_ones(lab):
     results = try_answers(
         NOTEBOOK,

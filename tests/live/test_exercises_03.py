@@ -3,10 +3,13 @@
 One run of each notebook (`try_answers` executes it once, then tries every answer).
 """
 
-from cqlab.notebook.exercises import STUB, try_answers
-from sandbox.env import REPO_ROOT
+import pytest
 
-NOTEBOOKS = REPO_ROOT / "notebooks"
+from cqlab.notebook.exercises import STUB, try_answers
+from cqlab.paths import NOTEBOOKS_DIR
+
+PART_A = NOTEBOOKS_DIR / "03a-celery-with-django.ipynb"
+PART_B = NOTEBOOKS_DIR / "03b-celery-in-production.ipynb"
 
 # 03a-ex1: the task must run on the helper worker, through the `exercise` queue.
 SENT_TO_THE_DEFAULT_QUEUE = """
@@ -43,17 +46,19 @@ def my_signup(email):
 """
 
 
+@pytest.mark.notebook(PART_A)
 def test_03a_self_check_tells_right_from_wrong():
     results = try_answers(
-        NOTEBOOKS / "03a-celery-with-django.ipynb",
+        PART_A,
         {"03a-ex1": [STUB, SENT_TO_THE_DEFAULT_QUEUE, SENT_BY_NAME]},
     )
     assert results == {"03a-ex1": [False, False, True]}
 
 
+@pytest.mark.notebook(PART_B)
 def test_03b_self_checks_tell_right_from_wrong():
     results = try_answers(
-        NOTEBOOKS / "03b-celery-in-production.ipynb",
+        PART_B,
         {
             "03b-ex1": [STUB, ADD_DONE_IN_THE_NOTEBOOK, GROUP_PIPED_INTO_TSUM],
             "03b-ex2": [STUB, SENT_INSIDE_THE_TRANSACTION, SENT_AFTER_THE_BLOCK],

@@ -1,7 +1,12 @@
 """Notebooks 04a/04b's self-checks fail wrong answers and pass other correct ones (one run per part)."""
 
+import pytest
+
 from cqlab.notebook.exercises import STUB, try_answers
 from cqlab.paths import NOTEBOOKS_DIR
+
+PART_A = NOTEBOOKS_DIR / "04a-beat-schedule-and-midnight-proved.ipynb"
+PART_B = NOTEBOOKS_DIR / "04b-beat-in-production-guard-key-missed-runs-database.ipynb"
 
 ANSWERS_04A = {
     "04-ex1": [
@@ -31,13 +36,13 @@ ANSWERS_04B = {
 }
 
 
+@pytest.mark.notebook(PART_A)
 def test_self_checks_of_notebook_04a_tell_right_from_wrong():
-    results = try_answers(NOTEBOOKS_DIR / "04a-beat-schedule-and-midnight-proved.ipynb", ANSWERS_04A)
+    results = try_answers(PART_A, ANSWERS_04A)
     assert results == {exercise: [False, False, True] for exercise in ANSWERS_04A}
 
 
+@pytest.mark.notebook(PART_B)
 def test_self_checks_of_notebook_04b_tell_right_from_wrong():
-    results = try_answers(
-        NOTEBOOKS_DIR / "04b-beat-in-production-guard-key-missed-runs-database.ipynb", ANSWERS_04B
-    )
+    results = try_answers(PART_B, ANSWERS_04B)
     assert results == {exercise: [False, False, True] for exercise in ANSWERS_04B}

@@ -2,6 +2,8 @@
 another correct answer passes (one run of the notebook for both exercises). Notebook 05a has no
 exercises: both of notebook 05's exercises belong to the task faults of 05b."""
 
+import pytest
+
 from cqlab.notebook.exercises import STUB, try_answers
 from cqlab.paths import NOTEBOOKS_DIR
 
@@ -23,6 +25,7 @@ ANSWERS = {
 }
 
 
+@pytest.mark.notebook(NOTEBOOK)
 def test_self_checks_tell_right_from_wrong():
     results = try_answers(NOTEBOOK, ANSWERS)
     assert results == {exercise: [False, False, True] for exercise in ANSWERS}

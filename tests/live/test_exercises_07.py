@@ -1,7 +1,11 @@
 """Notebook 07's self-checks catch a stub and a plausible wrong answer, and accept another right one."""
 
+import pytest
+
 from cqlab.notebook.exercises import STUB, try_answers
 from cqlab.paths import NOTEBOOKS_DIR
+
+NOTEBOOK = NOTEBOOKS_DIR / "07-conclusion.ipynb"
 
 ANSWERS = {
     "07-ex1": [
@@ -26,6 +30,7 @@ ANSWERS = {
 }
 
 
+@pytest.mark.notebook(NOTEBOOK)
 def test_self_checks_tell_right_from_wrong(lab):
-    results = try_answers(NOTEBOOKS_DIR / "07-conclusion.ipynb", ANSWERS)
+    results = try_answers(NOTEBOOK, ANSWERS)
     assert results == {exercise: [False, False, True] for exercise in ANSWERS}
