@@ -155,6 +155,7 @@ def side_by_side(
         raise LabError(f"{attempts} benchmark runs in a row were physically inconsistent: {refused}")
     finally:
         redis_client.delete(KEY, *keys)
+        fire_and_forget.version()  # a round trip: the noreply sets still in flight land first
         memcached_client.delete_many([KEY, *keys], noreply=False)
         fire_and_forget.close()
 

@@ -49,4 +49,4 @@ def logs_silenced():
 
 def welcomed(mailbox: Path) -> set[str]:
     """Every address the sandbox's file-based email backend has written a message to."""
-    return {message["To"] for message in queues._messages(mailbox)}
+    return {message["To"] for message in queues.mailbox_messages(mailbox)}

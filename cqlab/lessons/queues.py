@@ -37,7 +37,7 @@ def time_posts(client, path: str, emails: list[str]) -> list[float]:
 # --- evidence: the mailbox --------------------------------------------------------------------
 
 
-def _messages(mailbox: Path) -> list[email.message.Message]:
+def mailbox_messages(mailbox: Path) -> list[email.message.Message]:
     """Every message the file-based email backend wrote (one file can hold several)."""
     messages = []
     for path in sorted(Path(mailbox).glob("*.log")):
@@ -52,7 +52,7 @@ def wait_for_email(mailbox: Path, recipient: str, timeout: float = 20.0) -> emai
     """The message sent to `recipient`, once the backend has written it."""
 
     def sent():
-        return next((message for message in _messages(mailbox) if message["To"] == recipient), None)
+        return next((message for message in mailbox_messages(mailbox) if message["To"] == recipient), None)
 
     return wait_until(sent, timeout, f"an email to {recipient} in {mailbox} (is a worker running?)")
 

@@ -1,6 +1,8 @@
 """Notebook 05d's self-checks tell right from wrong: a stub and a plausible wrong answer fail,
 another correct answer passes (one run of the notebook for all three exercises)."""
 
+import pytest
+
 from cqlab.notebook.exercises import STUB, try_answers
 from cqlab.paths import NOTEBOOKS_DIR
 
@@ -35,6 +37,7 @@ ANSWERS = {
 }
 
 
+@pytest.mark.notebook(NOTEBOOK)
 def test_self_checks_tell_right_from_wrong():
     results = try_answers(NOTEBOOK, ANSWERS)
     assert results == {exercise: [False, False, True] for exercise in ANSWERS}

@@ -1,12 +1,17 @@
 """Notebook 06's self-checks reject a stub and a plausible wrong answer, and accept another right one."""
 
+import pytest
+
 from cqlab.notebook.exercises import STUB, try_answers
 from cqlab.paths import NOTEBOOKS_DIR
 
+NOTEBOOK = NOTEBOOKS_DIR / "06-scaling-out.ipynb"
 
+
+@pytest.mark.notebook(NOTEBOOK)
 def test_self_checks_of_notebook_06():
     results = try_answers(
-        NOTEBOOKS_DIR / "06-scaling-out.ipynb",
+        NOTEBOOK,
         {
             # Without ignore_exc the dead node raises; with retries left it stays in the ring.
             "06-ex1": [

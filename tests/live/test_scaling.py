@@ -243,8 +243,17 @@ def routed(lab):
     from sandbox.celery import app
 
     app.conf.task_routes = ROUTES
+    _rebuild_router(app)
     yield app
     app.conf.task_routes = None
+    _rebuild_router(app)
+
+
+def _rebuild_router(app):
+    # Celery builds the router once, at a process's first send: an earlier test's send would
+    # otherwise keep the routes it saw.
+    app.amqp.flush_routes()
+    app.amqp.__dict__.pop("router", None)
 
 
 def test_task_routes_send_each_task_to_its_queues_worker(lab, routed):
