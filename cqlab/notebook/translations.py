@@ -351,8 +351,10 @@ def scaffold(stem: str, merge: bool = False, edition: Edition | None = None) -> 
     preamble = PREAMBLE.format(stem=stem)
     if merge and path.exists():
         existing = path.read_text(encoding="utf-8")
-        preamble = existing.split(f"\n{HEADER_START}", 1)[0].rstrip("\n") + "\n"
-    parts = [preamble]
+        # Whatever precedes the first header line: nothing when the file starts with an entry.
+        before = re.split(f"^{re.escape(HEADER_START)}", existing, maxsplit=1, flags=re.MULTILINE)[0]
+        preamble = before.rstrip("\n") + "\n" if before.strip() else ""
+    parts = [preamble] if preamble else []
     for cell in markdown_cells(edition.read_english(stem)):
         entry = kept.get(cell.id)
         sha = entry.sha if entry else english_hash(cell.source)

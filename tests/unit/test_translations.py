@@ -244,3 +244,11 @@ def test_verbatim_parts_ignore_wrapping_fenced_code_and_the_dropped_english_rend
     quote = '> **C1** — «Кэш\n> быстрый» и `a\nb`\n> *"The cache is `fast`,\n> says the source."*'
     english = quote + "\n\n```\n`y`\n```"
     assert translations.verbatim_parts(english) == {"«Кэш быстрый»", "a b"}
+
+
+def test_scaffold_merge_of_a_catalog_without_preamble_keeps_one_copy_of_each_entry(course):
+    path = translations.catalog_path("02-two", course / "ru")
+    without_preamble = path.read_text().split("\n", 2)[2]  # drop "Preamble, ignored." and its blank line
+    path.write_text(without_preamble)
+    merged = translations.scaffold("02-two", merge=True, edition=Edition(course, course / "ru"))
+    assert merged.read_text() == without_preamble
