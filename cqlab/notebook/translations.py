@@ -1,11 +1,8 @@
 """The Russian edition: notebooks/ru/NN-….ipynb generated from the English notebooks and one catalog each.
 
 A catalog (`notebooks/ru/catalog/<stem>.md`) holds one entry per English markdown cell, keyed by the
-cell's id and the first 12 hex digits of the sha256 of the English text it translates:
-
-    <!-- cell: 7f3a… | en-sha256: 0123456789ab -->
-    The Russian markdown of that cell.
-
+cell's id and the first 12 hex digits of the sha256 of the English text it translates (the format and
+the glossary: docs/translations.md).
 Generation replaces each English markdown cell's source by its entry and copies everything else (code
 cells, outputs, metadata, ids, attachments) unchanged. Links to a heading of a notebook (`03a-….ipynb#4.-
 The-task-and-the-worker`) are pointed at the Russian heading of the same cell, so they still land in
@@ -371,8 +368,7 @@ def report(edition: Edition, problems: list[Problem]) -> str:
     lines.append(f"Russian edition: {len(translated)} of {len(edition.english)} notebooks have a catalog")
     for stem, cell_id, reason in edition.untranslated_on_purpose():
         lines.append(f"  kept in English on purpose: {stem} cell {cell_id}: {reason}")
-    for problem in problems:
-        lines.append(f"  {problem}")
+    lines.extend(f"  {problem}" for problem in problems)
     lines.append("No problems." if not problems else f"{len(problems)} problems.")
     return "\n".join(lines)
 
