@@ -19,8 +19,8 @@ import redis
 from pymemcache.client.base import Client as MemcacheClient
 
 from cqlab.config import LabConfig
+from cqlab.infra.probes import port_open
 from cqlab.infra.processes import BoundProcess
-from cqlab.infra.services import port_open
 from cqlab.infra.throwaway import HOST, ThrowawayMemcached, ThrowawayRedis
 from cqlab.paths import THROWAWAY_DIR, write_private
 from cqlab.ports import free_port

@@ -23,7 +23,7 @@ from pymemcache.client.base import Client as MemcacheClient
 from cqlab.config import LabConfig
 from cqlab.errors import LabError
 from cqlab.infra.install import install_missing
-from cqlab.infra.probes import anonymous_redis, listening, port_open, redis_client  # noqa: F401 (cluster.py)
+from cqlab.infra.probes import anonymous_redis, listening, redis_client
 from cqlab.infra.servers import memcached_command, redis_conf, terminate
 from cqlab.paths import LOG_DIR, REPO_ROOT, RUN_DIR, VAR_DIR, make_private_dir, write_private
 from cqlab.ports import free_port
