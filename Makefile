@@ -11,7 +11,7 @@ PYTEST_ARGS ?= -n 4 --dist loadfile --no-loadscope-reorder
 # Jupyter refuses to run as root unless told (containers and CI machines often are root).
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: lab test soak lock setup services stop status notebooks lint format clean
+.PHONY: lab test soak times lock setup services stop status notebooks lint format clean
 .PHONY: student book book-serve sandbox lab-ready wheelhouse offline-install flower translations
 
 ## lab: set everything up, then open JupyterLab on notebooks/ (services stop when it exits)
@@ -27,6 +27,10 @@ test: setup
 N ?= 5
 soak: setup
 	$(PY) -m cqlab check -- $(PY) scripts/soak.py $(N) $(NB)
+
+## times: each notebook (NB) alone under strict nbval: run time, reading time, exercises (docs/teaching.md's table)
+times: setup
+	$(PY) -m cqlab check -- $(PY) scripts/notebook_times.py $(NB)
 
 ## setup: virtualenv with the pinned packages, .env with generated secrets
 setup: $(STAMP)
