@@ -91,6 +91,31 @@ def burst_behind_a_long_task(app, broker, long_task, short_tasks, busy: str, idl
     }
 
 
+def short_tasks_during_a_long_one(
+    app, long_task, short_tasks, busy: str, idle: str, queue: str
+) -> list[dict]:
+    """Stage: a long task on `queue`, where only the worker `busy` listens; once it runs, the short
+    tasks, then the worker `idle` starts consuming `queue` too. Returns every run, the long task's first.
+
+    Unlike `burst_behind_a_long_task`, nothing is awaited between sending the short tasks and `idle`
+    joining (a worker that takes no message gives no event to wait for): a `busy` worker that may
+    reserve a message already waits on the queue when they arrive, `idle` joins a control round
+    trip later.
+    """
+    long_result = long_task.set(queue=queue).apply_async()
+
+    def running() -> list:
+        return (app.control.inspect([busy], timeout=5).active() or {}).get(busy)
+
+    wait_until(running, 20, f"{busy} to start the long task")
+    short_results = [task.set(queue=queue).apply_async() for task in short_tasks]
+    app.control.add_consumer(queue, destination=[idle], reply=True)
+    try:
+        return [long_result.get(timeout=60), *(result.get(timeout=60) for result in short_results)]
+    finally:
+        app.control.cancel_consumer(queue, destination=[idle], reply=True)
+
+
 def plot_timelines(rounds: dict[str, dict]) -> None:
     """One panel per round of `burst_behind_a_long_task`, one lane per worker process, one bar per
     task: the long task in grey, the short ones in yellow. Drawn and shown."""
