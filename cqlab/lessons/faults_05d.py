@@ -4,7 +4,9 @@ Nothing here is the lesson: the faults (kill, SIGKILL) and the protections (task
 settings, the outbox) are in the notebook's cells and in the sandbox.
 """
 
+import collections
 import contextlib
+import json
 import logging
 from pathlib import Path
 
@@ -47,6 +49,16 @@ def logs_silenced():
         logging.disable(logging.NOTSET)
 
 
+def welcomes(mailbox: Path) -> collections.Counter:
+    """How many messages the sandbox's file-based email backend has written to each address."""
+    return collections.Counter(message["To"] for message in queues.mailbox_messages(mailbox))
+
+
 def welcomed(mailbox: Path) -> set[str]:
     """Every address the sandbox's file-based email backend has written a message to."""
-    return {message["To"] for message in queues.mailbox_messages(mailbox)}
+    return set(welcomes(mailbox))
+
+
+def queued_task_ids(client, queue: str = "celery") -> list[str]:
+    """The Celery task id of every message waiting in `queue` on a Redis broker (a JSON list)."""
+    return [json.loads(raw)["headers"]["id"] for raw in client.lrange(queue, 0, -1)]

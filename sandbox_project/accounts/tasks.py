@@ -13,7 +13,6 @@ def send_welcome_email(user_email):
 
 @shared_task(name="outbox.relay")  # named for what it serves, not for the module it lives in
 def relay_outbox() -> int:
-    """Send what a broker outage left in the outbox (`accounts.outbox`). Beat runs it every few
-    seconds, with an entry such as
-    CELERY_BEAT_SCHEDULE["relay-outbox"] = {"task": "outbox.relay", "schedule": 10}."""
+    """Send what a broker outage or a lost on-commit hook left in the outbox (`accounts.outbox`).
+    Beat runs it every few seconds: the entry is `BEAT_SCHEDULES["outbox-sweep"]` in the settings."""
     return relay()

@@ -228,5 +228,16 @@ CELERY_BEAT_SCHEDULE = {
 # file; notebook 04 sets SANDBOX_BEAT_SCHEDULER=django_celery_beat.schedulers:DatabaseScheduler.
 CELERY_BEAT_SCHEDULER = os.environ.get("SANDBOX_BEAT_SCHEDULER", "celery.beat:PersistentScheduler")
 
+# --- The outbox's sweep (notebook 05d) -----------------------------------------------------------
+# Every few seconds, relay the outbox rows whose send after COMMIT failed or never ran
+# (accounts/outbox.py). A production schedule holds this entry beside the daily task; in the
+# course a beat takes it when started with SANDBOX_BEAT_SCHEDULE=outbox-sweep, so that notebook
+# 04's beats send the daily task alone.
+BEAT_SCHEDULES = {
+    "outbox-sweep": {"relay-outbox": {"task": "outbox.relay", "schedule": 5.0}},  # seconds
+}
+if os.environ.get("SANDBOX_BEAT_SCHEDULE"):
+    CELERY_BEAT_SCHEDULE = BEAT_SCHEDULES[os.environ["SANDBOX_BEAT_SCHEDULE"]]
+
 # Seconds the catalogue's "expensive query" takes (what caching saves).
 SANDBOX_SLOW_QUERY_DELAY = float(os.environ.get("SANDBOX_SLOW_QUERY_DELAY", "0.2"))

@@ -2,8 +2,9 @@
 
 Each test asserts different counts with and without the protection, so removing the protection
 (the bound of `BoundedDeliveries`, a visibility timeout above the task, the guard key of
-`daily_task`, the outbox in the signup view) fails it. The faults are written here as the
-notebook writes them in its cells; `cqlab.lessons` only starts, waits and counts.
+`daily_task`, the outbox in the signup view, the transaction around `relay()`) fails it. The
+faults are written here as the notebook writes them in its cells; `cqlab.lessons` only starts,
+waits and counts.
 """
 
 import json
@@ -164,7 +165,7 @@ def test_signup_keeps_the_email_in_the_outbox_while_the_broker_is_down(lab, brok
     assert pending.args == ["kept-t@example.com"]
     broker.start()
     with lab.start_worker("mail", env=on(broker)), faults_05d.publishing_to(app, broker.url()):
-        assert relay_outbox.delay().get(timeout=30) == 1  # what beat would send every few seconds
+        assert relay_outbox.delay().get(timeout=30) == 1  # what the beat sweep sends every few seconds
         assert relay() == 0  # sent once: the row is marked
         wait_for_email(settings.EMAIL_FILE_PATH, "kept-t@example.com")
         wait_until(lambda: faults.on_broker(broker.client()) == 0, 30, "the broker to empty")
@@ -191,6 +192,63 @@ def test_an_outbox_row_rolls_back_with_the_user(lab):
         raise RuntimeError("the rest of the request failed")
     assert not OutboxMessage.objects.filter(args=["rolled-back@example.com"]).exists()
     assert not User.objects.filter(username="rolled-back@example.com").exists()
+
+
+def test_the_sweep_is_a_named_schedule_that_notebook_04s_beats_do_not_take(lab):
+    (entry,) = settings.BEAT_SCHEDULES["outbox-sweep"].values()
+    assert entry["task"] == relay_outbox.name and entry["schedule"] <= 10  # every few seconds
+    assert relay_outbox.name not in {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+
+
+def test_a_beat_with_the_sweep_schedule_sends_rows_left_pending_each_once(lab, broker):
+    OutboxMessage.objects.filter(sent_at=None).delete()  # only this test's rows wait
+    broker.kill()
+    browser = Client()
+    with faults_05d.publishing_to(app, broker.url()), faults_05d.logs_silenced():
+        for n in (1, 2):
+            assert browser.post("/signup/", {"email": f"swept-t{n}@example.com"}).status_code == 201
+    assert OutboxMessage.objects.filter(sent_at=None).count() == 2
+    broker.start()
+    sweep_env = {**on(broker), "SANDBOX_BEAT_SCHEDULE": "outbox-sweep"}
+    with lab.start_worker("swept", env=on(broker)), lab.start_beat("sweep", env=sweep_env) as sweeper:
+        wait_until(lambda: not OutboxMessage.objects.filter(sent_at=None).exists(), 60, "the outbox to empty")
+        for n in (1, 2):
+            wait_for_email(settings.EMAIL_FILE_PATH, f"swept-t{n}@example.com", timeout=60)
+        wait_until(lambda: faults.on_broker(broker.client()) == 0, 30, "the broker to empty")
+        assert beats.sent(sweeper, "relay-outbox")
+    received = faults_05d.welcomes(settings.EMAIL_FILE_PATH)
+    assert [received[f"swept-t{n}@example.com"] for n in (1, 2)] == [1, 1]
+
+
+def test_two_relays_at_once_send_each_row_once(lab, broker):
+    """The notebook's race: one relay with the rows' ids (their on-commit hooks), one sweep."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django import db
+
+    from accounts.tasks import send_welcome_email
+
+    OutboxMessage.objects.filter(sent_at=None).delete()  # only this test's rows wait
+    pending = [
+        OutboxMessage.objects.create(task=send_welcome_email.name, args=[f"raced-t{n}@example.com"])
+        for n in range(20)
+    ]
+    both_ready = threading.Barrier(2)
+
+    def relay_together(pks):
+        both_ready.wait()
+        try:
+            return relay(pks=pks)
+        finally:
+            db.connection.close()
+
+    with faults_05d.publishing_to(app, broker.url()), ThreadPoolExecutor(2) as threads:
+        sent_by_each = sorted(threads.map(relay_together, [[row.pk for row in pending], None]))
+    assert sent_by_each == [0, 20]
+    queued = faults_05d.queued_task_ids(broker.client())
+    assert sorted(queued) == sorted(str(row.task_id) for row in pending)
+    assert not OutboxMessage.objects.filter(sent_at=None).exists()
 
 
 def test_beat_stopped_cleanly_after_sending_writes_the_file_and_sends_the_slot_once(lab, broker):
