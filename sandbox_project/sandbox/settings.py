@@ -236,8 +236,13 @@ CELERY_BEAT_SCHEDULER = os.environ.get("SANDBOX_BEAT_SCHEDULER", "celery.beat:Pe
 BEAT_SCHEDULES = {
     "outbox-sweep": {"relay-outbox": {"task": "outbox.relay", "schedule": 5.0}},  # seconds
 }
-if os.environ.get("SANDBOX_BEAT_SCHEDULE"):
-    CELERY_BEAT_SCHEDULE = BEAT_SCHEDULES[os.environ["SANDBOX_BEAT_SCHEDULE"]]
+if schedule_name := os.environ.get("SANDBOX_BEAT_SCHEDULE"):
+    if schedule_name not in BEAT_SCHEDULES:
+        raise ImproperlyConfigured(
+            f"SANDBOX_BEAT_SCHEDULE={schedule_name!r} is not a schedule: use one of "
+            f"{sorted(BEAT_SCHEDULES)}, or unset it for the daily task"
+        )
+    CELERY_BEAT_SCHEDULE = BEAT_SCHEDULES[schedule_name]
 
 # Seconds the catalogue's "expensive query" takes (what caching saves).
 SANDBOX_SLOW_QUERY_DELAY = float(os.environ.get("SANDBOX_SLOW_QUERY_DELAY", "0.2"))
