@@ -8,6 +8,7 @@ Celery app at another result backend for a block.
 """
 
 import contextlib
+import json
 import socket
 import threading
 import time
@@ -99,16 +100,30 @@ def log_messages(process: BoundProcess, pattern: str) -> list[str]:
     return [line.split("] ", 1)[-1] for line in process.log_lines(pattern)]
 
 
+def command_line_settings(settings: dict) -> tuple[str, ...]:
+    """`settings` as a worker's command-line overrides (after `--`, JSON-typed: `None`, dicts)."""
+    return ("--", *(f"{name}=(json){json.dumps(value)}" for name, value in settings.items()))
+
+
 @contextlib.contextmanager
-def results_at(app, url: str):
+def results_at(app, url: str, settings: dict | None = None):
     """This kernel's `app` reads and writes task results at `url` for the block.
 
     The stage of a scenario whose result backend is another server than the lab's: a worker gets
     it through its environment (`CELERY_RESULT_BACKEND`), but the kernel's app built its backend
     once, at first use. A new backend object is made on entering, so it starts unconnected.
+    `settings` (the notebook's) are in force while it is built: a Redis backend reads its
+    connection parameters then, once.
     """
     backend_class, backend_url = by_url(url, app.loader)
-    previous, backend = app.backend, backend_class(app=app, url=backend_url)
+    settings = settings or {}
+    kept = {name: app.conf[name] for name in settings}
+    app.conf.update(settings)
+    try:
+        backend = backend_class(app=app, url=backend_url)
+    finally:
+        app.conf.update(kept)
+    previous = app.backend
     app._backend = backend
     try:
         yield backend

@@ -1,5 +1,5 @@
 """Notebook 05c's faults against real processes: a rotated broker password, a Cyrillic key, a big
-task argument, a dead result backend, a slow cache server.
+task argument, a dead or hung result backend, a slow cache server.
 
 Each test runs the fault with its protection and without, and asserts different outcomes: a test
 that passed either way would not be testing the protection. Settings and faults are written here
@@ -7,12 +7,17 @@ as the notebook writes them in its cells; `cqlab.lessons.faults_05c` only stages
 proxy, a worker nobody pings, the test process's result backend).
 """
 
+import contextlib
+import os
 import secrets
+import signal
 import time
 import warnings
+from concurrent.futures import ThreadPoolExecutor, wait
 
 import pytest
 import redis
+from celery.app.defaults import DEFAULTS
 from django.core.cache.backends.memcached import PyMemcacheCache
 from django.test import override_settings
 from kombu.exceptions import OperationalError
@@ -24,6 +29,7 @@ from cqlab.infra.throwaway import HOST, ThrowawayMemcached, ThrowawayRedis
 from cqlab.lessons import faults, faults_05c
 from cqlab.waiting import wait_until
 from faults.payloads import normalize_rows, normalize_upload, save_upload
+from faults.result_backend import BOUNDED_RESULT_BACKEND
 from faults.results import record_fire_and_forget
 from faults.tasks import charge, counts, record
 from sandbox.celery import app
@@ -201,7 +207,53 @@ def test_only_an_ignore_result_task_is_sent_by_a_caller_without_its_result_backe
     assert faults.counts_when(fire_and_forget, lambda c: c.get("finished"))["effect"] == 1
 
 
-# --- 5. A slow cache server ----------------------------------------------------------------------
+# --- 5. The result backend hung, the broker up ----------------------------------------------------
+@contextlib.contextmanager
+def frozen(server: ThrowawayRedis):
+    """SIGSTOP the server for the block (connections accepted, nothing answers); thaw it after."""
+    pid = server.client().info("server")["process_id"]
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(pid, signal.SIGCONT)
+
+
+@pytest.mark.parametrize("bounded", [False, True], ids=["celery-defaults", "bounded"])
+def test_only_the_bounded_settings_free_caller_and_worker_from_a_hung_result_backend(lab, bounded):
+    settings = (
+        BOUNDED_RESULT_BACKEND if bounded else {name: DEFAULTS[name] for name in BOUNDED_RESULT_BACKEND}
+    )
+    callers = ThreadPoolExecutor()
+    with ThrowawayRedis() as server:
+        worker = lab.start_worker(
+            "hung-results",
+            env={"CELERY_RESULT_BACKEND": server.url()},
+            extra_args=faults_05c.command_line_settings(settings),
+        )
+        with faults_05c.results_at(app, server.url(), settings):
+            record.delay(faults.new_run("before-freeze")).get(timeout=30)  # both sides connected
+            run = faults.new_run("results-hung")
+            charged = charge.delay(run, 1.0)
+            faults.pid_of(run)
+            with frozen(server):
+                assert faults.counts_when(run, lambda c: c.get("finished"))["effect"] == 1
+                state_call = callers.submit(faults.attempt, lambda: charged.state)
+                get_call = callers.submit(faults.attempt, charged.get, timeout=2)
+                wait([state_call, get_call], timeout=10)
+                assert state_call.done() is get_call.done() is bounded  # 120 s socket reads otherwise
+                stored = faults.attempt(
+                    worker.wait_for_log, rf"Pool callback raised|{charged.id}\] succeeded", timeout=30
+                )
+                # The defaults: still blocked storing the result. Bounded: gave up, the result is lost.
+                assert stored[1] == "" if bounded else stored[1] != ""
+                assert not bounded or "Pool callback raised" in stored[0]
+            wait([state_call, get_call], timeout=150)
+        callers.shutdown()
+        worker.stop()
+
+
+# --- 6. A slow cache server ----------------------------------------------------------------------
 def page_through(config: dict) -> tuple[str, float]:
     """The catalogue page with `config` as the default cache: (error label or "", seconds)."""
     with override_settings(CACHES={"default": config}):
