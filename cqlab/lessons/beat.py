@@ -12,6 +12,7 @@ What is taught (schedules, settings, the daily task) lives in the sandbox; this 
 import argparse
 import ast
 import datetime as dt
+import dbm.dumb
 import inspect
 import re
 import shelve
@@ -32,6 +33,19 @@ ASLEEP_LINE = r"beat: Waking up in"
 
 
 # --- Starting beat under a moved clock -----------------------------------------------------------
+
+
+class DumbShelve:
+    """`shelve`, always on `dbm.dumb`, for the schedule files of the stage's beats.
+
+    `shelve.open` takes the first dbm module the Python build has (gdbm, ndbm, sqlite3 from 3.13),
+    and what a kill -9 leaves of the file depends on which (notebook 05d). Every Python has
+    dbm.dumb, so every learner's beat keeps the same file and the notebooks print the same.
+    """
+
+    @staticmethod
+    def open(filename: str, flag: str = "c", writeback: bool = False) -> shelve.Shelf:
+        return shelve.Shelf(dbm.dumb.open(filename, flag), writeback=writeback)
 
 
 def start_beat_at(
@@ -107,7 +121,7 @@ def sent(beat: processes.BoundProcess, entry: str | None = None) -> list[tuple[d
 
 def last_runs(name: str) -> dict[str, dt.datetime]:
     """Last run of each entry (UTC), as the stopped file-scheduler beat `name` saved it."""
-    with shelve.open(str(beat_schedule(name)), flag="r") as stored:
+    with DumbShelve.open(str(beat_schedule(name)), flag="r") as stored:
         return {
             entry: saved.last_run_at.astimezone(dt.timezone.utc) for entry, saved in stored["entries"].items()
         }
@@ -225,7 +239,10 @@ def _run_celery_with_clock(
 ) -> None:
     import time_machine
     from celery import signals
+    from celery.beat import PersistentScheduler
     from celery.utils.imports import symbol_by_name
+
+    PersistentScheduler.persistence = DumbShelve  # the same schedule file on every Python build
 
     traveller = time_machine.travel(at, tick=False).start()  # stands still while beat sets up
 
