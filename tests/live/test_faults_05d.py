@@ -10,15 +10,18 @@ waits and counts.
 import json
 import os
 import signal
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from django import db
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.test import Client
 
 from accounts.models import OutboxMessage
 from accounts.outbox import relay
-from accounts.tasks import relay_outbox
+from accounts.tasks import relay_outbox, send_welcome_email
 from cqlab.infra.throwaway import ThrowawayRedis
 from cqlab.lessons import beat as beats
 from cqlab.lessons import faults, faults_05d
@@ -222,13 +225,6 @@ def test_a_beat_with_the_sweep_schedule_sends_rows_left_pending_each_once(lab, b
 
 def test_two_relays_at_once_send_each_row_once(lab, broker):
     """The notebook's race: one relay with the rows' ids (their on-commit hooks), one sweep."""
-    import threading
-    from concurrent.futures import ThreadPoolExecutor
-
-    from django import db
-
-    from accounts.tasks import send_welcome_email
-
     OutboxMessage.objects.filter(sent_at=None).delete()  # only this test's rows wait
     pending = [
         OutboxMessage.objects.create(task=send_welcome_email.name, args=[f"raced-t{n}@example.com"])
