@@ -128,7 +128,12 @@ def last_runs(name: str) -> dict[str, dt.datetime]:
 
 
 def wait_for_sends(beat: processes.BoundProcess, count: int, timeout: float = 60.0, **options) -> list:
-    """Block until beat has sent at least `count` messages; return them (LabError on timeout)."""
+    """Block until beat has logged at least `count` sends; return them (LabError on timeout).
+
+    Beat logs `Sending due task` before it publishes, and its SIGTERM handler exits at once: a
+    beat stopped right after this returns may never publish the message. Wait for the message
+    itself (a worker's result, the broker's list) or for `wait_until_asleep` before stopping.
+    """
     return beat.wait_for(
         lambda: len(found := sent(beat, **options)) >= count and found, f"{count} sends", timeout
     )

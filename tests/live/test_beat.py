@@ -68,9 +68,10 @@ def test_beat_sends_the_daily_task_at_midnight_and_a_worker_runs_it(fresh_day, w
     earlier = len(beat.task_results(worker))  # the worker is shared by this module's tests
     with beat.start_beat_at("t-midnight", "2026-12-31T23:59:58+00:00") as midnight:
         ((sent_at, entry),) = beat.wait_for_sends(midnight, 1)
+        # Beat logs the send before it publishes: stop it only once the worker has the message.
+        (result,) = beat.wait_for_results(worker, earlier + 1)[earlier:]
     assert entry == "daily-task"
     assert dt.datetime(2027, 1, 1, tzinfo=UTC) <= sent_at < dt.datetime(2027, 1, 1, 0, 1, tzinfo=UTC)
-    (result,) = beat.wait_for_results(worker, earlier + 1)[earlier:]
     assert result == {"date": fresh_day.isoformat(), "created": True, "duplicate": False}
 
 
