@@ -7,17 +7,15 @@ reads the mailbox, stages a hostile message, and draws.
 
 import email
 import time
-from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 from celery import Celery, uuid
 from celery.result import AsyncResult
 
 from cqlab.infra.processes import BoundProcess
-from cqlab.notebook.plots import PALETTE
+from cqlab.notebook.plots import PALETTE, task_timelines
 from cqlab.waiting import wait_until
 
 # --- timing -----------------------------------------------------------------------------------
@@ -110,31 +108,13 @@ def run_batch(send: Callable[[], AsyncResult], count: int, timeout: float = 60.0
 
 
 def plot_timeline(batches: dict[str, dict]) -> None:
-    """Gantt chart: one lane per worker process, one bar per task, one panel per batch; shown."""
-    fig, axes = plt.subplots(len(batches), 1, figsize=(9, 2.2 * len(batches)), sharex=True, squeeze=False)
+    """Gantt chart of `run_batch` results: one panel per batch, a colour per worker process; shown."""
     lane_colours = list(PALETTE.values())
-    for ax, (title, batch) in zip(axes[:, 0], batches.items(), strict=True):
-        ax.spines[["top", "right"]].set_visible(False)
-        lanes = defaultdict(list)
-        for run in batch["runs"]:
-            lanes[(run["worker"], run["pid"])].append(run)
-        labels, processes_of = [], defaultdict(int)
-        for lane, (worker, pid) in enumerate(sorted(lanes)):
-            processes_of[worker] += 1
-            labels.append(f"{worker} process {processes_of[worker]}")
-            for run in lanes[(worker, pid)]:
-                ax.barh(
-                    lane,
-                    run["finished"] - run["started"],
-                    left=run["started"] - batch["sent"],
-                    color=lane_colours[lane % len(lane_colours)],
-                    edgecolor="black",
-                )
-        ax.set_yticks(range(len(labels)), labels)
-        ax.set_title(title)
-    axes[-1, 0].set_xlabel("seconds since the batch was sent")
-    fig.tight_layout()
-    plt.show()
+
+    def by_process(lane: int, _: int) -> str:
+        return lane_colours[lane % len(lane_colours)]
+
+    task_timelines(batches, "seconds since the batch was sent", by_process, panel_height=2.2)
 
 
 # --- progress ---------------------------------------------------------------------------------

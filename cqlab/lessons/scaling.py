@@ -5,13 +5,11 @@ count and wait around the code a cell passes in.
 """
 
 import time
-from collections import defaultdict
 from collections.abc import Callable, Iterable
 
-import matplotlib.pyplot as plt
 from redis.sentinel import MasterNotFoundError, Sentinel
 
-from cqlab.notebook.plots import PALETTE
+from cqlab.notebook.plots import PALETTE, task_timelines
 from cqlab.waiting import wait_until
 
 
@@ -119,24 +117,9 @@ def short_tasks_during_a_long_one(
 def plot_timelines(rounds: dict[str, dict]) -> None:
     """One panel per round of `burst_behind_a_long_task`, one lane per worker process, one bar per
     task: the long task in grey, the short ones in yellow. Drawn and shown."""
-    fig, axes = plt.subplots(len(rounds), 1, figsize=(9, 1.9 * len(rounds)), sharex=True, squeeze=False)
-    for ax, (title, stage) in zip(axes[:, 0], rounds.items(), strict=True):
-        ax.spines[["top", "right"]].set_visible(False)
-        lanes = sorted({(run["worker"], run["pid"]) for run in stage["runs"]})
-        labels, processes_of = [], defaultdict(int)
-        for worker, _ in lanes:
-            processes_of[worker] += 1
-            labels.append(f"{worker} process {processes_of[worker]}")
-        for index, run in enumerate(stage["runs"]):
-            ax.barh(
-                lanes.index((run["worker"], run["pid"])),
-                run["finished"] - run["started"],
-                left=run["started"] - stage["sent"],
-                color=PALETTE["file"] if index == 0 else PALETTE["celery"],
-                edgecolor="black",
-            )
-        ax.set_yticks(range(len(lanes)), labels)
-        ax.set_title(title)
-    axes[-1, 0].set_xlabel("seconds since the long task was sent (grey: long task, yellow: short ones)")
-    fig.tight_layout()
-    plt.show()
+    task_timelines(
+        rounds,
+        "seconds since the long task was sent (grey: long task, yellow: short ones)",
+        lambda _, index: PALETTE["file"] if index == 0 else PALETTE["celery"],
+        panel_height=1.9,
+    )
