@@ -11,12 +11,16 @@ top (the English edition does the same). With the notebook open, a click scrolls
 cells rendered while scrolling can push the heading down, and the next click lands.
 """
 
+import re
+from pathlib import Path
+from urllib.parse import urldefrag
+
 import pytest
 from selenium.webdriver.common.by import By
 
 from cqlab.notebook.anchors import fragment
 from cqlab.waiting import wait_until
-from tests.live.test_browser import browser, jupyter_lab  # noqa: F401  (fixtures: Chromium, JupyterLab)
+from tests.live.test_browser import book_url, browser, jupyter_lab  # noqa: F401  (fixtures)
 
 SOURCE = "ru/07-conclusion.ipynb"
 LINK_TEXT = "02: 4. LocMemCache: one process or many"  # a row of 07's claims table (English output)
@@ -79,3 +83,28 @@ def test_a_claims_table_link_of_russian_07_lands_on_the_russian_heading(browser,
         except TimeoutError:
             offsets.append(offset())
     pytest.fail(f"ru/02's heading never scrolled near the top: offsets {offsets} px")
+
+
+# --- the Russian book ---------------------------------------------------------------------------
+def test_russian_book_links_to_sections_exist_and_07s_link_scrolls(browser, book_url):  # noqa: F811
+    """Every link of build/book/ru/ to a section of a page finds the id; one of 07's scrolls to it."""
+    ru_pages = Path(__file__).resolve().parents[2] / "build" / "book" / "ru"
+    ids = {page.name: set(re.findall(r' id="([^"]*)"', page.read_text())) for page in ru_pages.glob("*.html")}
+    links = [
+        (page.name, target, section)
+        for page in ru_pages.glob("*.html")
+        for target, section in re.findall(r'href="([\w.-]+\.html)#([^"]+)"', page.read_text())
+    ]
+    assert len(links) >= 30
+    assert [link for link in links if link[2] not in ids.get(link[1], set())] == []
+
+    browser.get(f"{book_url}ru/07-conclusion.html")
+    link = browser.find_element(By.PARTIAL_LINK_TEXT, LINK_TEXT)
+    page, section = urldefrag(link.get_attribute("href"))
+    link.click()
+    wait_until(lambda: browser.current_url.split("#")[0] == page, 30, "ru/02 in the book")
+    top = browser.execute_script(
+        "return document.getElementById(arguments[0]).getBoundingClientRect().top", section
+    )
+    heading = browser.find_element(By.ID, section).find_element(By.CSS_SELECTOR, "h1, h2, h3").text
+    assert abs(top) <= NEAR_TOP_PX and heading.startswith("4. LocMemCache: один процесс или много")
