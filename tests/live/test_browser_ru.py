@@ -12,21 +12,47 @@ cells rendered while scrolling can push the heading down, and the next click lan
 """
 
 import re
-from pathlib import Path
+import shutil
+import subprocess
+import sys
+import uuid
 from urllib.parse import urldefrag
 
 import pytest
 from selenium.webdriver.common.by import By
 
+from cqlab.infra.probes import port_open
+from cqlab.infra.processes import BoundProcess
 from cqlab.notebook.anchors import fragment
+from cqlab.notebook.translations import RU_DIR
+from cqlab.paths import REPO_ROOT, process_log
+from cqlab.ports import DEFAULT_HOST, free_port
 from cqlab.waiting import wait_until
-from tests.live.test_browser import book_url, browser, jupyter_lab  # noqa: F401  (fixtures)
+from tests.live.test_browser import book_url, browser  # noqa: F401  (fixtures: the book, Chromium)
 
 SOURCE = "ru/07-conclusion.ipynb"
 LINK_TEXT = "02: 4. LocMemCache: one process or many"  # a row of 07's claims table (English output)
 ANCHOR = "4.-LocMemCache:-one-process-or-many"
 CLICKS_TO_LAND = 3  # after the click that opens the notebook (see the module's docstring)
 NEAR_TOP_PX = 80  # the heading's top within this of the scroll area's top: scrolled to it
+
+
+@pytest.fixture(scope="module")
+def jupyter_lab_on_a_copy(tmp_path_factory):
+    """JupyterLab as `make lab` prepares it, serving a copy of notebooks/ru/: its autosave (a notebook
+    opened in JupyterLab gets its kernel's display name, which marks it changed) writes to the copy."""
+    subprocess.run(["make", "-s", "lab-ready"], cwd=REPO_ROOT, check=True, capture_output=True, timeout=600)
+    root = tmp_path_factory.mktemp("lab")
+    shutil.copytree(RU_DIR, root / "ru", ignore=shutil.ignore_patterns("catalog"))
+    port, token = free_port(), uuid.uuid4().hex
+    command = [
+        *(sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--ip={DEFAULT_HOST}", f"--port={port}"),
+        *(f"--IdentityProvider.token={token}", "--allow-root", str(root)),
+    ]
+    with BoundProcess("test-jupyterlab-ru", command, process_log("test-jupyterlab-ru")) as server:
+        server.wait_for(lambda: port_open(DEFAULT_HOST, port), "no listening port", timeout=90)
+        yield f"http://{DEFAULT_HOST}:{port}", token
+
 
 # In the visible notebook: the element carrying the fragment, the first heading from it on, and the
 # heading's distance from the top of the notebook's scroll area.
@@ -60,8 +86,8 @@ def activate_tab(driver, name: str) -> None:
     driver.find_element(By.XPATH, tab).click()
 
 
-def test_a_claims_table_link_of_russian_07_lands_on_the_russian_heading(browser, jupyter_lab):  # noqa: F811
-    base, token = jupyter_lab
+def test_a_claims_table_link_of_russian_07_lands_on_the_russian_heading(browser, jupyter_lab_on_a_copy):  # noqa: F811
+    base, token = jupyter_lab_on_a_copy
     browser.get(f"{base}/lab/tree/{SOURCE}?reset&token={token}")
     click_link(browser, LINK_TEXT)  # opens ru/02 (at its top: the fragment came before the cells)
     opened = wait_until(lambda: browser.execute_script(WHERE, fragment(ANCHOR)), 90, "ru/02 rendered")
@@ -88,7 +114,7 @@ def test_a_claims_table_link_of_russian_07_lands_on_the_russian_heading(browser,
 # --- the Russian book ---------------------------------------------------------------------------
 def test_russian_book_links_to_sections_exist_and_07s_link_scrolls(browser, book_url):  # noqa: F811
     """Every link of build/book/ru/ to a section of a page finds the id; one of 07's scrolls to it."""
-    ru_pages = Path(__file__).resolve().parents[2] / "build" / "book" / "ru"
+    ru_pages = REPO_ROOT / "build" / "book" / "ru"
     ids = {page.name: set(re.findall(r' id="([^"]*)"', page.read_text())) for page in ru_pages.glob("*.html")}
     links = [
         (page.name, target, section)
