@@ -4,9 +4,9 @@ A catalog (`notebooks/ru/catalog/<stem>.md`) holds one entry per English markdow
 cell's id and the first 12 hex digits of the sha256 of the English text it translates (the format and
 the glossary: docs/translations.md).
 Generation replaces each English markdown cell's source by its entry and copies everything else (code
-cells, outputs, metadata, ids, attachments) unchanged. Links to a heading of a notebook (`03a-….ipynb#4.-
-The-task-and-the-worker`) are pointed at the Russian heading of the same cell, so they still land in
-the Russian edition. The check names each notebook and cell whose translation is missing, stale (the
+cells, outputs, metadata, ids, attachments) unchanged. Each translated heading keeps its English anchor
+(cqlab.notebook.anchors), so links to a heading (`03a-….ipynb#4.-The-task-and-the-worker`) land in the
+Russian edition as written. The check names each notebook and cell whose translation is missing, stale (the
 English text changed since), orphaned (its cell is gone), a placeholder, or whose links, code spans or
 source quotes («…») are not kept.
 
@@ -25,6 +25,7 @@ from pathlib import Path
 
 import nbformat
 
+from cqlab.notebook.anchors import anchored
 from cqlab.notebook.claims import FENCED_CODE, HEADING, heading_anchor
 from cqlab.paths import NOTEBOOKS_DIR, REPO_ROOT
 
@@ -42,7 +43,6 @@ SOURCE_QUOTE = re.compile(r"«[^»]*»")
 ENGLISH_RENDERING = re.compile(r'^>[ \t]*\*".*?"\*[ \t]*$', re.MULTILINE | re.DOTALL)
 FENCE = re.compile(r"^[ \t]*(?:>[ \t]*)*(?:```|~~~)")
 LINE_BREAK = re.compile(r"\n[ \t]*(?:>[ \t]*)*")  # a new line, and a blockquote's markers on it
-NOTEBOOK_ANCHOR = re.compile(r"\]\((?P<page>[\w.-]*\.ipynb)?#(?P<anchor>[^)\s]+)\)")
 PREAMBLE = """\
 # Russian translation of notebooks/{stem}.ipynb
 
@@ -208,7 +208,8 @@ class Edition:
         return nbformat.read(self.english[stem], as_version=4)
 
     def anchor_map(self) -> dict[str, dict[str, str]]:
-        """Per notebook file name: English heading anchor → the anchor of the same heading in Russian."""
+        """Per notebook file name: English heading anchor → the Jupyter anchor of the same heading in Russian
+        (the book finds a section by it: book/conf.py)."""
         if self._anchors is None:
             self._anchors = {}
             for stem in self.catalogs:
@@ -219,23 +220,12 @@ class Edition:
                     mapping.update(zip(headings(cell.source), headings(russian), strict=False))
         return self._anchors
 
-    def relink(self, markdown: str, stem: str) -> str:
-        """Links to a heading (here or in another notebook) point at the heading's Russian anchor."""
-        anchors = self.anchor_map()
-
-        def replace(match: re.Match) -> str:
-            page = match["page"] or ""
-            russian = anchors.get(page or f"{stem}.ipynb", {}).get(match["anchor"], match["anchor"])
-            return f"]({page}#{russian})"
-
-        return NOTEBOOK_ANCHOR.sub(replace, markdown)
-
     def generate(self, stem: str):
         """The Russian notebook of `stem` (requires its catalog)."""
         notebook = self.read_english(stem)
         entries = self.catalogs[stem][0]
-        for cell in markdown_cells(notebook):  # a cell kept in English too: its links land in Russian
-            cell.source = self.relink(translated_source(cell, entries.get(cell.get("id", ""))), stem)
+        for cell in markdown_cells(notebook):
+            cell.source = anchored(cell.source, translated_source(cell, entries.get(cell.get("id", ""))))
         return notebook
 
     def generated_text(self, stem: str) -> str:

@@ -130,10 +130,12 @@ def test_generated_edition_is_russian_markdown_and_english_code(course):
     english = nbformat.read(course / "02-two.ipynb", as_version=4)
     russian = nbformat.read(course / "ru" / "02-two.ipynb", as_version=4)
     assert russian.cells[1] == english.cells[1]  # code, outputs, metadata, id
-    assert russian.cells[0].source.startswith("# Второй")
+    assert russian.cells[0].source.startswith('<a id="Two"></a>\n\n# Второй')  # the title keeps its anchor
     assert "[код](../../sandbox_project/x.py)" in russian.cells[0].source
-    # the link to 01's heading lands on the Russian heading of the same cell
-    assert "[Назад](01-one.ipynb#1.-Кэш-и-очередь)" in russian.cells[0].source
+    # the link to 01's heading keeps its English anchor, which 01's Russian heading carries
+    assert "[Назад](01-one.ipynb#1.-The-cache-and-the-queue)" in russian.cells[0].source
+    heading = nbformat.read(course / "ru" / "01-one.ipynb", as_version=4).cells[2].source
+    assert heading.startswith('<a id="1.-The-cache-and-the-queue"></a>\n\n## 1. Кэш и очередь')
     assert [cell.id for cell in russian.cells] == [cell.id for cell in english.cells]
 
 
@@ -166,11 +168,11 @@ def test_untranslated_on_purpose_keeps_english_and_passes(course):
     assert edition.untranslated_on_purpose() == [("01-one", "cell2", "a table of English identifiers")]
 
 
-def test_cell_kept_in_english_still_links_to_the_russian_heading(course):
+def test_cell_kept_in_english_keeps_its_link_and_its_heading(course):
     write_catalog(course, "02-two", {"cell0": "<!-- untranslated: a list of commands -->"})
     generated(course)
     kept = nbformat.read(course / "ru" / "02-two.ipynb", as_version=4).cells[0].source
-    assert kept.startswith("# Two") and "[Back](01-one.ipynb#1.-Кэш-и-очередь)" in kept
+    assert kept.startswith("# Two") and "[Back](01-one.ipynb#1.-The-cache-and-the-queue)" in kept
 
 
 def test_changed_link_is_named(course):
