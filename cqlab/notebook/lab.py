@@ -15,7 +15,7 @@ from pymemcache.client.base import Client as MemcacheClient
 from cqlab.config import LabConfig
 from cqlab.errors import LabError
 from cqlab.infra import probes, processes, services
-from cqlab.paths import DB_DIR, PER_NAMESPACE_DIRS, sqlite_file
+from cqlab.paths import DB_DIR, PER_NAMESPACE_DIRS, SANDBOX_DIR, sqlite_file
 
 # Redis database of each namespace: the notebooks never see each other's keys or queues.
 # 0-2 stay for the sandbox run by hand (broker, results, cache). A test run gets servers of its
@@ -147,10 +147,22 @@ def _forget_memcached_keys(lab: Lab) -> None:
         client.close()
 
 
+def sandbox_first_on_path() -> None:
+    """Put the sandbox's apps ahead of the notebook's own folder on `sys.path`.
+
+    A kernel imports from its notebook's folder first, and the editable install maps the sandbox's
+    packages in only after every path entry has been searched, so a plain folder there named like
+    an app (notebooks/ru/catalog/, the translations) would become that app, as a namespace package.
+    """
+    if sys.path[:1] != [str(SANDBOX_DIR)]:
+        sys.path.insert(0, str(SANDBOX_DIR))
+
+
 def _setup_django(migrate: bool) -> None:
     import django
     from django.core.management import call_command
 
+    sandbox_first_on_path()
     django.setup()
     if migrate:
         DB_DIR.mkdir(parents=True, exist_ok=True)
