@@ -60,6 +60,16 @@ def test_no_output_shows_this_machines_paths(path):
         assert private not in text, f"{path.name} shows {private!r} in an output"
 
 
+# The kernel ipykernel installs in .venv: JupyterLab writes its spec into a notebook that names
+# another, which marks the notebook changed the moment a learner opens it (and saves it on close).
+KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+
+
+@pytest.mark.parametrize("path", [*NOTEBOOKS, *sorted((REPO_ROOT / "notebooks" / "ru").glob("*.ipynb"))])
+def test_names_the_kernel_jupyterlab_starts(path):
+    assert load(path)["metadata"]["kernelspec"] == KERNELSPEC
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.name)
 def test_starts_with_the_lab_setup_and_ends_with_cleanup(path):
     cells = code_cells(load(path))
