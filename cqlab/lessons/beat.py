@@ -176,9 +176,13 @@ def ticks_after_last_reload(db_beat: processes.BoundProcess) -> int:
 # --- What the worker did ---------------------------------------------------------------------
 
 
-def task_results(worker: processes.BoundProcess, task: str = "reports.tasks.daily_task") -> list[dict]:
-    """Return values of `task` runs that succeeded in `worker`, from its log."""
-    pattern = re.compile(rf"Task {re.escape(task)}\[[^\]]+\] succeeded in \S+: (?P<result>.*)$")
+def task_results(
+    worker: processes.BoundProcess, task: str = "reports.tasks.daily_task", *, task_id: str | None = None
+) -> list[dict]:
+    """Return values of `task` runs that succeeded in `worker` (only the message `task_id`, if given),
+    from its log."""
+    message = re.escape(task_id) if task_id else r"[^\]]+"
+    pattern = re.compile(rf"Task {re.escape(task)}\[{message}\] succeeded in \S+: (?P<result>.*)$")
     return [
         ast.literal_eval(match["result"])
         for line in worker.log_lines(re.escape(task))
@@ -186,11 +190,25 @@ def task_results(worker: processes.BoundProcess, task: str = "reports.tasks.dail
     ]
 
 
-def wait_for_results(worker: processes.BoundProcess, count: int, timeout: float = 60.0) -> list[dict]:
-    """Block until `worker` has finished `count` daily_task runs; return them (LabError on timeout)."""
+def wait_for_results(
+    worker: processes.BoundProcess, count: int, timeout: float = 60.0, *, task_id: str | None = None
+) -> list[dict]:
+    """Block until `worker` has finished `count` daily_task runs (of the message `task_id`, if given);
+    return them (LabError on timeout).
+
+    The worker logs a success just after it stores the result: a caller's `.get()` can return
+    before the line is written, so count only runs awaited here, or name the message.
+    """
     return worker.wait_for(
-        lambda: len(found := task_results(worker)) >= count and found, f"{count} results", timeout
+        lambda: len(found := task_results(worker, task_id=task_id)) >= count and found,
+        f"{count} results",
+        timeout,
     )
+
+
+def sent_task_id(beat: processes.BoundProcess) -> str:
+    """The task id of the last message a debug-level beat published (logged after the publish)."""
+    return beat.wait_for_log(r" sent\. id->").rsplit("id->", 1)[1].strip()
 
 
 # --- Timeline -------------------------------------------------------------------------------

@@ -65,11 +65,12 @@ def test_daily_task_twice_builds_one_report(fresh_day, worker):
 
 
 def test_beat_sends_the_daily_task_at_midnight_and_a_worker_runs_it(fresh_day, worker, no_schedule_files):
-    earlier = len(beat.task_results(worker))  # the worker is shared by this module's tests
-    with beat.start_beat_at("t-midnight", "2026-12-31T23:59:58+00:00") as midnight:
+    with beat.start_beat_at("t-midnight", "2026-12-31T23:59:58+00:00", loglevel="debug") as midnight:
         ((sent_at, entry),) = beat.wait_for_sends(midnight, 1)
-        # Beat logs the send before it publishes: stop it only once the worker has the message.
-        (result,) = beat.wait_for_results(worker, earlier + 1)[earlier:]
+        # The worker is shared by this module's tests, and its log may not show the last test's runs
+        # yet (a success is logged after the result that `.get()` read): wait for this message's run.
+        # Beat logs the send before it publishes: stop it only once the worker has run the message.
+        (result,) = beat.wait_for_results(worker, 1, task_id=beat.sent_task_id(midnight))
     assert entry == "daily-task"
     assert dt.datetime(2027, 1, 1, tzinfo=UTC) <= sent_at < dt.datetime(2027, 1, 1, 0, 1, tzinfo=UTC)
     assert result == {"date": fresh_day.isoformat(), "created": True, "duplicate": False}

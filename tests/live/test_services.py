@@ -145,7 +145,9 @@ def test_a_foreign_server_on_the_port_is_refused_quickly(launcher):
     assert result.returncode == 1
     assert "REDIS_PORT" in result.stderr and "a Redis without a password" in result.stderr
     assert "Traceback" not in result.stderr
-    assert elapsed < 3
+    # Refused without starting a server and waiting for it to answer. Not a fixed few seconds: the
+    # time includes starting the launcher's interpreter, which a busy machine stretches to seconds.
+    assert elapsed < services.READY_TIMEOUT
 
 
 @pytest.mark.parametrize(
