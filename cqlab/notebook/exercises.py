@@ -14,11 +14,12 @@ once per test run, not twice. On its own (`pytest tests/live/test_exercises_05.p
 """
 
 import contextlib
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import nbformat
-from jupyter_client import KernelClient
+from jupyter_client import KernelClient, KernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
@@ -79,8 +80,12 @@ def _succeeds_in(kernel: KernelClient, source: str, timeout: float) -> bool:
 
 def _check_answers_in_own_run(path, notebook, answers, checks, timeout) -> dict[str, list[bool]]:
     """Execute the notebook in a kernel of its own (all cells but the cleanup), check, then clean up."""
+    # The kernel on unix sockets of its own: a TCP port picked as free can be taken by another
+    # process before the kernel binds it (a soak saw one die of "Address already in use").
+    sockets = tempfile.TemporaryDirectory(prefix="kernel-")
+    kernel = KernelManager(kernel_name="python3", transport="ipc", ip=f"{sockets.name}/kernel")
     client = NotebookClient(
-        notebook, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+        notebook, km=kernel, timeout=timeout, resources={"metadata": {"path": str(path.parent)}}
     )
     code = [(index, cell) for index, cell in enumerate(notebook.cells) if cell.cell_type == "code"]
     *body, (cleanup_index, cleanup) = code
@@ -92,7 +97,7 @@ def _check_answers_in_own_run(path, notebook, answers, checks, timeout) -> dict[
             return False
         return True
 
-    with client.setup_kernel():
+    with sockets, client.setup_kernel():
         for index, cell in body:
             client.execute_cell(cell, index)
         results = _check_answers(answers, checks, succeeds)
