@@ -25,8 +25,8 @@ from pathlib import Path
 
 import nbformat
 
-from cqlab.notebook.anchors import anchored
-from cqlab.notebook.claims import FENCED_CODE, HEADING, heading_anchor
+from cqlab.notebook.anchors import anchored, heading_lines
+from cqlab.notebook.claims import heading_anchor
 from cqlab.paths import NOTEBOOKS_DIR, REPO_ROOT
 
 RU_DIR = NOTEBOOKS_DIR / "ru"
@@ -137,7 +137,7 @@ def markdown_cells(notebook) -> list:
 
 def headings(markdown: str) -> list[str]:
     """The anchors Jupyter gives the headings of a markdown cell, in order (fenced code skipped)."""
-    return [heading_anchor(match[2]) for match in HEADING.finditer(FENCED_CODE.sub("", markdown))]
+    return [heading_anchor(match[2]) for match in heading_lines(markdown)]
 
 
 def link_targets(markdown: str) -> set[str]:
